@@ -45,3 +45,7 @@ class StoreError(AukiSessionError, OSError):
 
 class SchemaVersionError(StoreError):
     """The database was written by a newer (or unknown) schema than this code knows."""
+
+
+class ArgumentTypeError(AukiSessionError, TypeError):
+    """An argument is not of a type the call accepts; the message names the argument."""
