@@ -72,12 +72,12 @@ class FrameDef:
         from .schema import BodyReader
 
         reader = BodyReader(body, "frame")
+        reader.only(("handedness", "axes", "units"))
         handedness = reader.string("handedness")
         axes = BodyReader(reader.mapping("axes"), "frame.axes")
+        axes.only(("x", "y", "z"))
         x, y, z = axes.string("x"), axes.string("y"), axes.string("z")
-        axes.finish()
         units = reader.string("units")
-        reader.finish()
         return cls(handedness, x, y, z, units)
 
     def body(self) -> dict[str, Any]:
