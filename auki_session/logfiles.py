@@ -1,0 +1,163 @@
+"""Log directories and their manifest files: atomic writes that roll back with the database.
+
+Every manifest written inside a transaction is first named in a journal file under
+`<root>/.auki_session/pending/`. The journal is removed once the transaction has committed or
+its files have been undone, so after a crash the next writer can tell (by asking the database)
+which manifests belong to committed logs and which must be removed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+JOURNAL_DIR = Path(".auki_session") / "pending"
+
+
+def log_dir(root: Path, session_id: str, peer_id: str, resource_id: str) -> Path:
+    """`<root>/<session_id>/logs/<peer_id>/<resource_id>/`, nesting on `/` in the resource id."""
+    return root.joinpath(session_id, "logs", peer_id, *resource_id.split("/"))
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def atomic_write(path: Path, data: bytes, *, durable: bool) -> None:
+    """Write `data` to `path` so that readers see the old file or the new one, never a part."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex}.tmp")
+    try:
+        with open(tmp, "wb") as handle:
+            handle.write(data)
+            if durable:
+                handle.flush()
+                os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        raise
+    if durable:
+        _fsync_dir(path.parent)
+
+
+@dataclass(slots=True)
+class _Written:
+    session_id: str
+    resource_id: str
+    manifest: Path
+    created_dirs: list[Path]
+
+
+@dataclass(slots=True)
+class FileChanges:
+    """The manifests one transaction wrote, so they can be undone if it rolls back."""
+
+    root: Path
+    durable: bool
+    written: list[_Written] = field(default_factory=list)
+    journal: Path | None = None
+
+    def write_manifest(
+        self, session_id: str, peer_id: str, resource_id: str, data: bytes
+    ) -> Path:
+        """Create the log directory and write its manifest.json atomically; returns the dir."""
+        directory = log_dir(self.root, session_id, peer_id, resource_id)
+        missing = [p for p in (directory, *directory.parents) if not p.exists()]
+        missing = [p for p in missing if self.root in p.parents]
+        record = _Written(session_id, resource_id, directory / "manifest.json", missing[::-1])
+        self.written.append(record)
+        self._write_journal()
+        for path in record.created_dirs:
+            path.mkdir(exist_ok=True)
+        atomic_write(record.manifest, data, durable=self.durable)
+        return directory
+
+    def mark(self) -> int:
+        """A point to undo back to (for savepoints)."""
+        return len(self.written)
+
+    def undo(self, mark: int = 0) -> None:
+        """Remove the manifests and directories written since `mark`, newest first."""
+        while len(self.written) > mark:
+            _remove(self.written.pop())
+        if self.written:
+            self._write_journal()
+
+    def finish(self) -> None:
+        """Forget the journal once the transaction's outcome is settled on disk."""
+        if self.journal is not None:
+            with contextlib.suppress(FileNotFoundError):
+                self.journal.unlink()
+            self.journal = None
+        self.written.clear()
+
+    def _write_journal(self) -> None:
+        if self.journal is None:
+            directory = self.root / JOURNAL_DIR
+            directory.mkdir(parents=True, exist_ok=True)
+            self.journal = directory / f"{os.getpid()}-{uuid.uuid4().hex}.json"
+        records = [
+            {
+                "session_id": w.session_id,
+                "resource_id": w.resource_id,
+                "manifest": str(w.manifest.relative_to(self.root)),
+                "created_dirs": [str(p.relative_to(self.root)) for p in w.created_dirs],
+            }
+            for w in self.written
+        ]
+        atomic_write(self.journal, json.dumps(records).encode(), durable=self.durable)
+
+
+def _remove(record: _Written) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        record.manifest.unlink()
+    for directory in reversed(record.created_dirs):
+        with contextlib.suppress(FileNotFoundError, OSError):
+            directory.rmdir()
+
+
+def pending_journals(root: Path) -> list[Path]:
+    """Journals left by transactions that did not finish (cheap when there are none)."""
+    try:
+        return sorted((root / JOURNAL_DIR).glob("*.json"))
+    except FileNotFoundError:
+        return []
+
+
+def recover(root: Path, journal: Path, committed: Callable[[str, str], bool]) -> int:
+    """Undo the manifests of `journal` whose log never committed; returns how many it removed.
+
+    Must run while holding the database's write lock, so no live transaction owns the journal.
+    """
+    try:
+        records = json.loads(journal.read_bytes())
+    except FileNotFoundError:
+        return 0
+    except ValueError:
+        records = []
+    removed = 0
+    for item in records:
+        if committed(item["session_id"], item["resource_id"]):
+            continue
+        _remove(
+            _Written(
+                item["session_id"],
+                item["resource_id"],
+                root / item["manifest"],
+                [root / p for p in item["created_dirs"]],
+            )
+        )
+        removed += 1
+    with contextlib.suppress(FileNotFoundError):
+        journal.unlink()
+    return removed

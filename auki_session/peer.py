@@ -1,0 +1,221 @@
+"""`Peer`: a robot's long-lived identity, and the front door to its persistent registry."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+from ulid import ULID
+
+from .clocks import MONOTONIC_BODY, UTC_BODY, auto_clock_ids
+from .entries import (
+    ENTRY_KINDS,
+    CanonicalEntry,
+    clock_entry,
+    detector_entry,
+    frame_entry,
+    sensor_entry,
+)
+from .errors import ArgumentTypeError, InvalidEntryError, NotFoundError
+from .ids import validate_peer_id
+from .records import Entry, SessionInfo
+from .refs import RegistryRef, as_registry_ref
+from .store.repository import Store
+from .store.sqlite import DURABILITY, Durability
+from .stores import store_for
+
+if TYPE_CHECKING:
+    from .session import Session
+
+
+class Peer:
+    """A peer's identity (`peer_id`, `app_id`) bound to a storage root.
+
+    Nothing touches the disk until the first call that needs the store.
+    """
+
+    __slots__ = ("_app_id", "_durability", "_peer_id", "_storage_root")
+
+    def __init__(self, peer_id: str, app_id: str) -> None:
+        self._peer_id = validate_peer_id(peer_id)
+        if not isinstance(app_id, str):
+            raise ArgumentTypeError(f"app_id must be a str, got {type(app_id).__name__}")
+        if not app_id:
+            raise InvalidEntryError("app_id must not be empty")
+        self._app_id = app_id
+        self._storage_root = "."
+        self._durability: Durability = "full"
+
+    def __repr__(self) -> str:
+        return (
+            f"Peer(peer_id={self._peer_id!r}, app_id={self._app_id!r}, "
+            f"storage_root={self._storage_root!r})"
+        )
+
+    @property
+    def peer_id(self) -> str:
+        """The libp2p peer id."""
+        return self._peer_id
+
+    @property
+    def app_id(self) -> str:
+        """The application this peer runs as; each session records it."""
+        return self._app_id
+
+    @property
+    def storage_root(self) -> str:
+        """The storage root, as given."""
+        return self._storage_root
+
+    @property
+    def durability(self) -> str:
+        """`"full"` (power-loss durable, the default) or `"normal"`."""
+        return self._durability
+
+    def with_storage_root(self, path: str | os.PathLike[str]) -> Peer:
+        """Set the storage root in place and return this peer (for chaining)."""
+        if not isinstance(path, str | os.PathLike):
+            raise ArgumentTypeError(
+                f"storage root must be a str or os.PathLike, got {type(path).__name__}"
+            )
+        root = os.fspath(path)
+        if not isinstance(root, str) or not root:
+            raise InvalidEntryError("storage root must be a non-empty path")
+        self._storage_root = root
+        return self
+
+    def with_durability(self, durability: str) -> Peer:
+        """Choose `"full"` (SQLite synchronous=FULL, fsynced manifests; the default) or
+        `"normal"` (synchronous=NORMAL: a power cut may lose the last commits, never
+        corrupt the store). Returns this peer."""
+        if durability not in DURABILITY:
+            raise InvalidEntryError(
+                f"durability must be one of {', '.join(DURABILITY)}, got {durability!r}"
+            )
+        self._durability = durability  # type: ignore[assignment]
+        return self
+
+    def _store(self) -> Store:
+        return store_for(self._storage_root, self._durability)
+
+    def _put(self, entry: CanonicalEntry) -> RegistryRef:
+        with self._store().write() as writer:
+            return writer.put_entry(entry)
+
+    def register_frame(self, frame_id: str, frame: object) -> RegistryRef:
+        """Register (a version of) a coordinate frame; `frame` is a FrameDef."""
+        return self._put(frame_entry(self._peer_id, frame_id, frame))
+
+    def register_sensor(self, sensor_id: str, body: object) -> RegistryRef:
+        """Register (a version of) a sensor described by a body dict with `kind` and `type`."""
+        return self._put(sensor_entry(self._peer_id, sensor_id, body))
+
+    def register_detector(
+        self,
+        detector_id: str,
+        body: object,
+        output_types: object,
+        input_types: object = None,
+    ) -> RegistryRef:
+        """Register (a version of) a detector with its output and input types."""
+        return self._put(
+            detector_entry(self._peer_id, detector_id, body, output_types, input_types)
+        )
+
+    def start_session(self) -> Session:
+        """Start a recording session: a new ULID and its monotonic and UTC clocks."""
+        from .session import Session
+
+        session_id = str(ULID())
+        monotonic_id, utc_id = auto_clock_ids(self._peer_id, session_id)
+        monotonic = clock_entry(self._peer_id, session_id, monotonic_id, MONOTONIC_BODY)
+        utc = clock_entry(self._peer_id, session_id, utc_id, UTC_BODY)
+        store = self._store()
+        with store.write() as writer:
+            writer.create_session(session_id, self._peer_id, self._app_id)
+            writer.put_entry(monotonic)
+            writer.put_entry(utc)
+        return Session._bind(self, store, session_id, self._app_id, (monotonic.ref, utc.ref))
+
+    def open_session(self, session_id: str) -> Session:
+        """Re-open one of this peer's sessions by id (no new clocks are minted)."""
+        from .session import Session
+
+        if not isinstance(session_id, str):
+            raise ArgumentTypeError(
+                f"session_id must be a str, got {type(session_id).__name__}"
+            )
+        store = self._store()
+        with store.read() as reader:
+            info = reader.session(session_id)
+        if info is None or info.peer_id != self._peer_id:
+            raise NotFoundError(f"peer {self._peer_id!r} has no session {session_id!r}")
+        return Session._bind(self, store, session_id, info.app_id)
+
+    @contextmanager
+    def transaction(self) -> Iterator[Peer]:
+        """Make every registration inside the block atomic: all are committed once, or none."""
+        with self._store().write():
+            yield self
+
+    def sessions(self) -> list[SessionInfo]:
+        """This peer's sessions, oldest first."""
+        with self._store().read() as reader:
+            return reader.sessions(self._peer_id)
+
+    def entries(self, kind: str | None = None) -> list[Entry]:
+        """The current version of each of this peer's frames, sensors and detectors."""
+        if kind is not None:
+            _check_kind(kind, registry_only=True)
+        with self._store().read() as reader:
+            return reader.current_entries(self._peer_id, kind)
+
+    def frames(self) -> list[Entry]:
+        """The current version of each frame."""
+        return self.entries("frame")
+
+    def sensors(self) -> list[Entry]:
+        """The current version of each sensor."""
+        return self.entries("sensor")
+
+    def detectors(self) -> list[Entry]:
+        """The current version of each detector."""
+        return self.entries("detector")
+
+    def current(self, kind: str, entry_id: str) -> Entry:
+        """The current version of one frame, sensor or detector id."""
+        _check_kind(kind, registry_only=True)
+        with self._store().read() as reader:
+            found = reader.current(self._peer_id, kind, entry_id)
+        if found is None:
+            raise NotFoundError(f"peer {self._peer_id!r} has no {kind} {entry_id!r}")
+        return found
+
+    def history(self, kind: str, entry_id: str) -> list[Entry]:
+        """Every distinct version of an id, in the order first registered."""
+        _check_kind(kind)
+        with self._store().read() as reader:
+            return reader.history(self._peer_id, kind, entry_id)
+
+    def entry(self, ref: object) -> Entry:
+        """The stored entry a RegistryRef (or hash string) names."""
+        if isinstance(ref, str):
+            wanted_hash, wanted = ref, None
+        else:
+            wanted = as_registry_ref(ref, "ref")
+            wanted_hash = wanted.hash
+        with self._store().read() as reader:
+            found = reader.entry(wanted_hash)
+        if found is None or (
+            wanted is not None and (found.peer_id, found.id) != (wanted.peer_id, wanted.id)
+        ):
+            raise NotFoundError(f"no entry matches {ref!r}")
+        return found
+
+
+def _check_kind(kind: str, *, registry_only: bool = False) -> None:
+    allowed = ENTRY_KINDS[:3] if registry_only else ENTRY_KINDS
+    if kind not in allowed:
+        raise InvalidEntryError(f"kind must be one of {', '.join(allowed)}, got {kind!r}")

@@ -1,0 +1,78 @@
+"""Bringing a database to the schema this code knows, importing alembic only when needed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import Connection, Engine, inspect, text
+
+from ..errors import SchemaVersionError, StoreError
+from .tables import VERSION_TABLE
+
+# Every revision this code knows, oldest first; the last is the schema the code runs on.
+REVISIONS = ("0001_initial", "0002_views")
+HEAD = REVISIONS[-1]
+WRITE_OPTION = "auki_session_write"
+
+
+def migrations_dir() -> Path:
+    """The alembic scripts: inside the wheel, or at the top of a source checkout."""
+    packaged = Path(__file__).resolve().parent.parent / "_migrations"
+    if packaged.is_dir():
+        return packaged
+    return Path(__file__).resolve().parent.parent.parent / "migrations"
+
+
+def current_revision(connection: Connection) -> str | None:
+    """The database's schema revision, or None for a database without our schema."""
+    if not inspect(connection).has_table(VERSION_TABLE):
+        return None
+    rows = connection.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).all()
+    return rows[0][0] if rows else None
+
+
+def check_known(revision: str | None, where: str) -> None:
+    """Refuse a revision newer than (or foreign to) this code, naming both versions."""
+    if revision is not None and revision not in REVISIONS:
+        raise SchemaVersionError(
+            f"{where}: database schema revision {revision!r} is newer than this auki-session "
+            f"supports (it knows up to {HEAD!r}); upgrade auki-session to open it"
+        )
+
+
+def has_foreign_tables(connection: Connection) -> bool:
+    """Whether a database without our version table already holds other tables."""
+    return bool(inspect(connection).get_table_names())
+
+
+def ensure_schema(engine: Engine, where: str) -> None:
+    """Create or upgrade the schema so it is at HEAD; safe when processes race to do it."""
+    with engine.connect() as connection:
+        revision = current_revision(connection)
+        connection.rollback()
+    if revision == HEAD:
+        return
+    check_known(revision, where)
+    with engine.connect().execution_options(**{WRITE_OPTION: True}) as connection:
+        with connection.begin():
+            revision = current_revision(connection)
+            if revision == HEAD:
+                return
+            check_known(revision, where)
+            if revision is None and has_foreign_tables(connection):
+                raise StoreError(
+                    f"{where}: not an auki-session database (it has tables but no "
+                    f"{VERSION_TABLE} table)"
+                )
+            upgrade(connection, "head")
+
+
+def upgrade(connection: Connection, target: str) -> None:
+    """Run alembic's upgrade to `target` on an open connection, inside its transaction."""
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(migrations_dir()))
+    config.attributes["connection"] = connection
+    command.upgrade(config, target)

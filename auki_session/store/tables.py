@@ -1,0 +1,114 @@
+"""The schema, declared once with SQLAlchemy Core; migrations must produce exactly this."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    CheckConstraint,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+VERSION_TABLE = "auki_session_schema_version"
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+peers = Table(
+    "peers",
+    metadata,
+    Column("peer_id", Text, nullable=False),
+    Column("first_seen_at", Text, nullable=False),
+    PrimaryKeyConstraint("peer_id"),
+)
+
+entries = Table(
+    "entries",
+    metadata,
+    Column("id", Integer, nullable=False),
+    Column("hash", Text, nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("peer_id", Text, ForeignKey("peers.peer_id"), nullable=False),
+    Column("entry_id", Text, nullable=False),
+    Column("session_id", Text, ForeignKey("sessions.session_id"), nullable=True),
+    Column("canonical_json", Text, nullable=False),
+    Column("registered_at", Text, nullable=False),
+    PrimaryKeyConstraint("id"),
+    UniqueConstraint("hash"),
+    CheckConstraint("kind IN ('frame', 'sensor', 'detector', 'clock')", name="kind"),
+    CheckConstraint("(kind = 'clock') = (session_id IS NOT NULL)", name="clock_session"),
+    Index(None, "peer_id", "kind", "entry_id", "id"),
+)
+
+heads = Table(
+    "heads",
+    metadata,
+    Column("peer_id", Text, ForeignKey("peers.peer_id"), nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("entry_id", Text, nullable=False),
+    Column("hash", Text, ForeignKey("entries.hash"), nullable=False),
+    Column("updated_at", Text, nullable=False),
+    PrimaryKeyConstraint("peer_id", "kind", "entry_id"),
+    CheckConstraint("kind IN ('frame', 'sensor', 'detector')", name="kind"),
+)
+
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("session_id", Text, nullable=False),
+    Column("peer_id", Text, ForeignKey("peers.peer_id"), nullable=False),
+    Column("app_id", Text, nullable=False),
+    Column("started_at", Text, nullable=False),
+    PrimaryKeyConstraint("session_id"),
+    Index(None, "peer_id", "session_id"),
+)
+
+clocks = Table(
+    "clocks",
+    metadata,
+    Column("session_id", Text, ForeignKey("sessions.session_id"), nullable=False),
+    Column("clock_id", Text, nullable=False),
+    Column("hash", Text, ForeignKey("entries.hash"), nullable=False),
+    Column("updated_at", Text, nullable=False),
+    PrimaryKeyConstraint("session_id", "clock_id"),
+)
+
+logs = Table(
+    "logs",
+    metadata,
+    Column("id", Integer, nullable=False),
+    Column("session_id", Text, ForeignKey("sessions.session_id"), nullable=False),
+    Column("resource_id", Text, nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("manifest_json", Text, nullable=False),
+    Column("head_json", Text, nullable=False),
+    Column("registered_at", Text, nullable=False),
+    PrimaryKeyConstraint("id"),
+    UniqueConstraint("session_id", "resource_id"),
+    CheckConstraint("kind IN ('sensor', 'pose', 'time_transform', 'detection')", name="kind"),
+)
+
+log_refs = Table(
+    "log_refs",
+    metadata,
+    Column("log_id", Integer, ForeignKey("logs.id"), nullable=False),
+    Column("role", Text, nullable=False),
+    Column("peer_id", Text, nullable=False),
+    Column("entry_id", Text, nullable=False),
+    Column("hash", Text, nullable=False),
+    PrimaryKeyConstraint("log_id", "role"),
+    Index(None, "hash"),
+)

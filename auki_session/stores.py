@@ -1,0 +1,39 @@
+"""One Store per storage root and durability in a process, shared by every Peer using it."""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+from .store.repository import Store
+from .store.sqlite import Durability
+
+_stores: dict[tuple[Path, Durability], Store] = {}
+_lock = threading.Lock()
+
+
+def store_for(root: str, durability: Durability) -> Store:
+    """The process's Store for this root (resolved to an absolute path) and durability."""
+    key = (Path(os.path.abspath(root)), durability)
+    with _lock:
+        store = _stores.get(key)
+        if store is None:
+            store = _stores[key] = Store(key[0], durability)
+        return store
+
+
+def close_all() -> None:
+    """Close every store's connections (tests and forks use this)."""
+    with _lock:
+        for store in _stores.values():
+            store.close()
+        _stores.clear()
+
+
+def _forget_after_fork() -> None:
+    for store in _stores.values():
+        store.forget_connections()
+
+
+os.register_at_fork(after_in_child=_forget_after_fork)
