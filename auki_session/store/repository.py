@@ -181,10 +181,13 @@ class Writer:
 class Store:
     """One storage root: its SQLite file, opened lazily, and its log directories."""
 
-    def __init__(self, root: Path, durability: Durability = "full") -> None:
+    def __init__(
+        self, root: Path, durability: Durability = "full", *, readonly: bool = False
+    ) -> None:
         self.root = root
         self.path = root / DB_FILENAME
         self.durability = durability
+        self.readonly = readonly
         self._engine: Engine | None = None
         self._open_lock = threading.Lock()
         self._local = threading.local()
@@ -199,6 +202,8 @@ class Store:
         return self._engine
 
     def _open(self) -> Engine:
+        if self.readonly:
+            return self._open_readonly()
         try:
             self.root.mkdir(parents=True, exist_ok=True)
         except OSError as error:
@@ -214,6 +219,32 @@ class Store:
             engine.dispose()
             raise
         return engine
+
+    def _open_readonly(self) -> Engine:
+        """Open without writing anything, even on read-only media (falling back to SQLite's
+        immutable mode when the WAL index cannot be created there)."""
+        if not self.root.is_dir():
+            raise StoreError(f"{self.root}: storage root does not exist or is not a directory")
+        if not self.path.is_file():
+            raise StoreError(f"{self.path}: no auki-session database in this storage root")
+        last: DBAPIError | None = None
+        for immutable in (False, True):
+            engine = make_engine(self.path, readonly=True, immutable=immutable)
+            try:
+                with engine.connect() as connection:
+                    revision = migrate.current_revision(connection)
+                    connection.rollback()
+            except DBAPIError as error:
+                engine.dispose()
+                last = error
+                continue
+            if revision is None:
+                engine.dispose()
+                raise StoreError(f"{self.path}: not an auki-session database (no schema version)")
+            migrate.check_known(revision, str(self.path))
+            return engine
+        assert last is not None
+        raise StoreError(f"{self.path}: cannot open the store: {last.orig}") from last
 
     def _recover(self, engine: Engine) -> None:
         journals = pending_journals(self.root)
@@ -266,6 +297,8 @@ class Store:
                 raise
             savepoint.commit()
             return
+        if self.readonly:
+            raise StoreError(f"{self.path}: store is open read-only")
         engine = self.engine
         files = FileChanges(self.root, durable=self.durability == "full")
         try:
