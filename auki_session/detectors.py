@@ -6,7 +6,7 @@ from typing import Any
 
 from .canonical import canonical_json
 from .errors import CanonicalJsonError, InvalidEntryError
-from .schema import BodyReader
+from .schema import BodyReader, describe
 
 _TYPE_FIELDS: dict[str, tuple[str, ...]] = {
     "aruco": ("dictionary",),
@@ -58,7 +58,7 @@ def _output_types(value: object) -> list[str]:
         )
     for index, item in enumerate(value):
         if not isinstance(item, str):
-            raise InvalidEntryError(f"output_types[{index}] must be a string, got {item!r}")
+            raise InvalidEntryError(f"output_types[{index}] must be a string, got {describe(item)}")
     return list(value)
 
 

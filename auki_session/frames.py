@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .errors import InvalidEntryError
+from .schema import describe
 
 HANDEDNESS = ("right", "left")
 DIRECTIONS = ("forward", "backward", "up", "down", "left", "right")
@@ -101,5 +102,5 @@ class FrameDef:
 def _check_choice(field: str, value: object, allowed: tuple[str, ...]) -> None:
     if not isinstance(value, str) or value not in allowed:
         raise InvalidEntryError(
-            f"frame: field {field!r} must be one of {', '.join(allowed)}, got {value!r}"
+            f"frame: field {field!r} must be one of {', '.join(allowed)}, got {describe(value)}"
         )

@@ -13,8 +13,11 @@ I64_MAX = 2**63 - 1
 
 
 def describe(value: object) -> str:
-    """A short description of a value for error messages."""
-    text = repr(value)
+    """A short description of a value for error messages (never raises, whatever the value)."""
+    try:
+        text = repr(value)
+    except (ValueError, RecursionError):  # ints over 4300 digits, very deep nesting
+        return f"a {type(value).__name__} value too large to show"
     return text if len(text) <= 60 else f"{text[:57]}..."
 
 
@@ -126,6 +129,6 @@ def check_int(value: object, what: str, low: int, high: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise InvalidEntryError(f"{what} must be an integer, got {describe(value)}")
     if not low <= value <= high:
-        raise InvalidEntryError(f"{what} must be between {low} and {high}, got {value}")
+        raise InvalidEntryError(f"{what} must be between {low} and {high}, got {describe(value)}")
     return value
 

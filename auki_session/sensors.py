@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .errors import InvalidEntryError
-from .schema import BodyReader
+from .schema import BodyReader, describe
 
 POINT_FIELD_DATATYPES = (
     "int8",
@@ -87,7 +87,7 @@ def _calibration(body: BodyReader) -> dict[str, Any]:
             if isinstance(value, bool) or not isinstance(value, int | float):
                 raise InvalidEntryError(
                     f"calibration: distortion_coefficients[{index}] must be a number, "
-                    f"got {value!r}"
+                    f"got {describe(value)}"
                 )
             coefficient = float(value)
             if not math.isfinite(coefficient):

@@ -9,7 +9,7 @@ from typing import Any
 from .errors import ArgumentTypeError, InvalidEntryError
 from .ids import validate_id
 from .refs import LogRef, RegistryRef, as_log_ref, as_registry_ref
-from .schema import I64_MAX, U32_MAX, BodyReader, check_int
+from .schema import I64_MAX, U32_MAX, BodyReader, check_int, describe
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +64,7 @@ def _head(value: object, owner: str) -> HeadSpec:
             pass
     raise ArgumentTypeError(
         f"{owner}.head must be a HeadSpec (HeadSpec.rolling(n) or HeadSpec.fixed()), "
-        f"got {value!r}"
+        f"got {describe(value)}"
     )
 
 
@@ -94,7 +94,8 @@ def _pose_source(value: object) -> dict[str, Any]:
     for index, publisher in enumerate(publishers):
         if not isinstance(publisher, str):
             raise InvalidEntryError(
-                f"PoseLogSpec.source: publishers[{index}] must be a string, got {publisher!r}"
+                f"PoseLogSpec.source: publishers[{index}] must be a string, "
+                f"got {describe(publisher)}"
             )
     return {"kind": "ros2_tf", "publishers": sorted(publishers)}
 
@@ -176,7 +177,7 @@ class PoseLogSpec:
         _durations("PoseLogSpec", segment_duration_ns, retention_ns)
         if writer_mode not in ("rigid", "movable"):
             raise InvalidEntryError(
-                f"PoseLogSpec.writer_mode must be 'rigid' or 'movable', got {writer_mode!r}"
+                f"PoseLogSpec.writer_mode must be 'rigid' or 'movable', got {describe(writer_mode)}"
             )
         check_int(expected_rate_hz, "PoseLogSpec.expected_rate_hz", 0, U32_MAX)
         set_ = object.__setattr__
