@@ -89,7 +89,13 @@ def _calibration(body: BodyReader) -> dict[str, Any]:
                     f"calibration: distortion_coefficients[{index}] must be a number, "
                     f"got {describe(value)}"
                 )
-            coefficient = float(value)
+            try:
+                coefficient = float(value)
+            except OverflowError:
+                raise InvalidEntryError(
+                    f"calibration: distortion_coefficients[{index}] must be a number within "
+                    f"double range, got {describe(value)}"
+                ) from None
             if not math.isfinite(coefficient):
                 raise InvalidEntryError(
                     "invalid camera calibration: distortion coefficients must be finite"
