@@ -100,21 +100,29 @@ def _fields(value: object, names: tuple[str, ...], argument: str, kind: str) -> 
     return out
 
 
+def _refuse_unknown_keys(
+    value: Mapping[object, object], known: tuple[str, ...], argument: str, kind: str
+) -> None:
+    extra = [key for key in value if key not in known]
+    if extra:
+        names = sorted(key for key in extra if isinstance(key, str))
+        shown = repr(names[0]) if names else f"of type {type(extra[0]).__name__}"
+        raise InvalidRefError(f"{argument}: unknown {kind} field {shown}")
+
+
 def as_registry_ref(value: object, argument: str) -> RegistryRef:
     """Parse anything shaped like a RegistryRef (object, dict, namespace) into a valid one."""
     if type(value) is RegistryRef and value.peer_id and value.id and value.hash:
         return value
-    if isinstance(value, Mapping) and set(value) - {"peer_id", "id", "hash"}:
-        extra = sorted(set(value) - {"peer_id", "id", "hash"})
-        raise InvalidRefError(f"{argument}: unknown RegistryRef field {extra[0]!r}")
+    if isinstance(value, Mapping):
+        _refuse_unknown_keys(value, ("peer_id", "id", "hash"), argument, "RegistryRef")
     peer_id, id_, hash_ = _fields(value, ("peer_id", "id", "hash"), argument, "RegistryRef")
     return RegistryRef(peer_id=peer_id, id=id_, hash=hash_)
 
 
 def as_log_ref(value: object, argument: str) -> LogRef:
     """Parse anything shaped like a LogRef (object, dict, namespace) into a valid one."""
-    if isinstance(value, Mapping) and set(value) - {"source_peer_id", "resource_id"}:
-        extra = sorted(set(value) - {"source_peer_id", "resource_id"})
-        raise InvalidRefError(f"{argument}: unknown LogRef field {extra[0]!r}")
+    if isinstance(value, Mapping):
+        _refuse_unknown_keys(value, ("source_peer_id", "resource_id"), argument, "LogRef")
     source, resource = _fields(value, ("source_peer_id", "resource_id"), argument, "LogRef")
     return LogRef(source_peer_id=source, resource_id=resource)
