@@ -1,0 +1,130 @@
+"""A rejected call changes nothing; `peer.transaction()` is all or nothing."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from auki_session import (
+    AukiSessionError,
+    DetectionLogSpec,
+    FrameDef,
+    HeadSpec,
+    LogRef,
+    Peer,
+    PoseLogSpec,
+    SensorLogSpec,
+)
+from tests.conftest import camera_body, register_camera, snapshot
+
+SECOND = 1_000_000_000
+GHOST = {"peer_id": "galbot", "id": "ghost", "hash": "0" * 32}
+
+
+def _setup(peer: Peer) -> dict[str, Any]:
+    frame, camera = register_camera(peer)
+    session = peer.start_session()
+    session.register_sensor_log(
+        SensorLogSpec(camera, session.monotonic_clock, HeadSpec.fixed(), SECOND, 0)
+    )
+    return {"frame": frame, "camera": camera, "session": session}
+
+
+REJECTED: dict[str, Callable[[Peer, dict[str, Any]], object]] = {
+    "frame id with a space": lambda p, s: p.register_frame("base link", FrameDef.ros_body()),
+    "frame not a FrameDef": lambda p, s: p.register_frame("base", "ros_body"),
+    "sensor unknown key": lambda p, s: p.register_sensor(
+        "cam2", camera_body(s["frame"], exposure=3)
+    ),
+    "sensor unresolved frame": lambda p, s: p.register_sensor("cam2", camera_body(GHOST)),
+    "sensor bad layout": lambda p, s: p.register_sensor(
+        "cam2", camera_body(s["frame"], width=0)
+    ),
+    "detector types in body": lambda p, s: p.register_detector(
+        "d", {"type": "qr", "output_types": []}, []
+    ),
+    "clock bad scope": lambda p, s: s["session"].register_clock(
+        "c", {"type": "utc_clock", "unit": "ns", "monotonic": False, "scope": "planet"}
+    ),
+    "duplicate log": lambda p, s: s["session"].register_sensor_log(
+        SensorLogSpec(s["camera"], s["session"].utc_clock, HeadSpec.fixed(), SECOND, 0)
+    ),
+    "log with unresolved sensor": lambda p, s: s["session"].register_sensor_log(
+        SensorLogSpec(GHOST, s["session"].utc_clock, HeadSpec.fixed(), SECOND, 0)
+    ),
+    "log escaping the root": lambda p, s: s["session"].register_pose_log(
+        PoseLogSpec(
+            {"peer_id": "x", "id": "..", "hash": "1" * 32},
+            {"peer_id": "x", "id": "../../etc", "hash": "1" * 32},
+            s["session"].utc_clock,
+            {"kind": "manual"},
+            "rigid",
+            0,
+            HeadSpec.fixed(),
+            SECOND,
+            0,
+        )
+    ),
+    "detection log unresolved detector": lambda p, s: s["session"].register_detection_log(
+        DetectionLogSpec(
+            GHOST, LogRef("galbot", "x"), s["camera"], s["session"].utc_clock,
+            HeadSpec.fixed(), SECOND, 0,
+        )
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(REJECTED))
+def test_a_rejected_call_changes_nothing(name: str, peer: Peer, root: Path) -> None:
+    state = _setup(peer)
+    before = snapshot(root)
+    with pytest.raises((AukiSessionError, TypeError, ValueError)):
+        REJECTED[name](peer, state)
+    assert snapshot(root) == before
+
+
+@pytest.mark.parametrize("name", sorted(REJECTED))
+def test_a_rejected_call_inside_a_transaction_keeps_the_rest(
+    name: str, peer: Peer, root: Path
+) -> None:
+    state = _setup(peer)
+    with peer.transaction():
+        kept = peer.register_frame("kept", FrameDef.unity())
+        with pytest.raises((AukiSessionError, TypeError, ValueError)):
+            REJECTED[name](peer, state)
+    assert peer.current("frame", "kept").ref == kept
+
+
+def test_transaction_commits_everything_at_once(peer: Peer, root: Path) -> None:
+    with peer.transaction():
+        frame, camera = register_camera(peer)
+        session = peer.start_session()
+        session.register_sensor_log(
+            SensorLogSpec(camera, session.monotonic_clock, HeadSpec.fixed(), SECOND, 0)
+        )
+        outside = sqlite3.connect(root / "auki_session.db")
+        assert outside.execute("SELECT count(*) FROM entries").fetchone() == (0,)
+        outside.close()
+    assert {e.ref for e in peer.entries()} == {frame, camera}
+    assert len(peer.open_session(session.session_id).logs()) == 1
+
+
+def test_rolled_back_transaction_leaves_no_row_and_no_manifest(peer: Peer, root: Path) -> None:
+    peer.register_frame("before", FrameDef.ros_body())
+    before = snapshot(root)
+    with pytest.raises(RuntimeError), peer.transaction():
+        _, camera = register_camera(peer)
+        session = peer.start_session()
+        handle = session.register_sensor_log(
+            SensorLogSpec(camera, session.monotonic_clock, HeadSpec.fixed(), SECOND, 0)
+        )
+        assert (Path(handle.root) / "manifest.json").exists()
+        raise RuntimeError("abort")
+    after = snapshot(root)
+    assert after["rows"] == before["rows"]
+    assert not (root / session.session_id).exists()
+    assert [f for f in after["files"] if f.endswith("manifest.json")] == []
