@@ -227,8 +227,12 @@ class Store:
             raise StoreError(f"{self.root}: storage root does not exist or is not a directory")
         if not self.path.is_file():
             raise StoreError(f"{self.path}: no auki-session database in this storage root")
+        # mode=ro creates -wal and -shm files beside a WAL database that has none, and cannot
+        # remove them on close. With no -wal file the database file holds every commit, so
+        # immutable mode reads the same data and writes nothing.
+        has_wal = self.path.with_name(self.path.name + "-wal").exists()
         last: DBAPIError | None = None
-        for immutable in (False, True):
+        for immutable in (False, True) if has_wal else (True,):
             engine = make_engine(self.path, readonly=True, immutable=immutable)
             try:
                 with engine.connect() as connection:
