@@ -101,7 +101,9 @@ def detector_entry(
 ) -> CanonicalEntry:
     """The entry for `register_detector(detector_id, body, output_types, input_types)`."""
     entry_id = validate_id(detector_id, "detector_id")
-    return _seal("detector", peer_id, entry_id, parse_detector_body(body, output_types, input_types))
+    return _seal(
+        "detector", peer_id, entry_id, parse_detector_body(body, output_types, input_types)
+    )
 
 
 def clock_entry(peer_id: str, session_id: str, clock_id: object, body: object) -> CanonicalEntry:

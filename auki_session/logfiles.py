@@ -67,9 +67,7 @@ class FileChanges:
     written: list[_Written] = field(default_factory=list)
     journal: Path | None = None
 
-    def write_manifest(
-        self, session_id: str, peer_id: str, resource_id: str, data: bytes
-    ) -> Path:
+    def write_manifest(self, session_id: str, peer_id: str, resource_id: str, data: bytes) -> Path:
         """Create the log directory and write its manifest.json atomically; returns the dir."""
         directory = log_dir(self.root, session_id, peer_id, resource_id)
         missing = [p for p in (directory, *directory.parents) if not p.exists()]

@@ -144,9 +144,7 @@ class Peer:
         from .session import Session
 
         if not isinstance(session_id, str):
-            raise ArgumentTypeError(
-                f"session_id must be a str, got {type(session_id).__name__}"
-            )
+            raise ArgumentTypeError(f"session_id must be a str, got {type(session_id).__name__}")
         store = self._store()
         with store.read() as reader:
             info = reader.session(session_id)

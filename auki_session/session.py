@@ -30,6 +30,13 @@ class Session:
     """A recording session. Born from `peer.start_session()` or `peer.open_session(id)`."""
 
     __slots__ = ("_app_id", "_monotonic", "_peer", "_session_id", "_storage_root", "_store", "_utc")
+    _app_id: str
+    _monotonic: RegistryRef | None
+    _peer: Peer
+    _session_id: str
+    _storage_root: str
+    _store: Store
+    _utc: RegistryRef | None
 
     def __init__(self) -> None:
         raise TypeError(
@@ -167,6 +174,4 @@ class Session:
 
 def _expect(spec: object, kind: type, method: str) -> None:
     if not isinstance(spec, kind):
-        raise ArgumentTypeError(
-            f"{method} takes a {kind.__name__}, got {type(spec).__name__}"
-        )
+        raise ArgumentTypeError(f"{method} takes a {kind.__name__}, got {type(spec).__name__}")

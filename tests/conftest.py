@@ -51,7 +51,9 @@ def camera_body(frame: RegistryRef, **overrides: Any) -> dict[str, Any]:
     return body
 
 
-def register_camera(peer: Peer, sensor_id: str = "head_left_cam") -> tuple[RegistryRef, RegistryRef]:
+def register_camera(
+    peer: Peer, sensor_id: str = "head_left_cam"
+) -> tuple[RegistryRef, RegistryRef]:
     """Register an optical frame and a camera in it; returns (frame, sensor)."""
     frame = peer.register_frame(f"{sensor_id}_optical", FrameDef.ros_optical())
     return frame, peer.register_sensor(sensor_id, camera_body(frame))
@@ -68,9 +70,13 @@ def snapshot(root: Path) -> dict[str, Any]:
                 rows[table] = sorted(connection.execute(f"SELECT * FROM {table}").fetchall())
         finally:
             connection.close()
-    files = sorted(
-        str(path.relative_to(root))
-        for path in root.rglob("*")
-        if not path.name.startswith("auki_session.db")
-    ) if root.exists() else []
+    files = (
+        sorted(
+            str(path.relative_to(root))
+            for path in root.rglob("*")
+            if not path.name.startswith("auki_session.db")
+        )
+        if root.exists()
+        else []
+    )
     return {"rows": rows, "files": files}

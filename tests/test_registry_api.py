@@ -141,7 +141,12 @@ def test_detector_input_types_and_output_types_are_stored(peer: Peer) -> None:
     body = peer.entry(ref).body
     assert body["output_types"] == ["marker", "pose"]
     assert body["input_types"] == [
-        {"image_encoding": None, "pixel_format": None, "sensor_kind": "camera", "sensor_type": "rgb"}
+        {
+            "image_encoding": None,
+            "pixel_format": None,
+            "sensor_kind": "camera",
+            "sensor_type": "rgb",
+        }
     ]
 
 

@@ -41,9 +41,7 @@ REJECTED: dict[str, Callable[[Peer, dict[str, Any]], object]] = {
         "cam2", camera_body(s["frame"], exposure=3)
     ),
     "sensor unresolved frame": lambda p, s: p.register_sensor("cam2", camera_body(GHOST)),
-    "sensor bad layout": lambda p, s: p.register_sensor(
-        "cam2", camera_body(s["frame"], width=0)
-    ),
+    "sensor bad layout": lambda p, s: p.register_sensor("cam2", camera_body(s["frame"], width=0)),
     "detector types in body": lambda p, s: p.register_detector(
         "d", {"type": "qr", "output_types": []}, []
     ),
@@ -71,8 +69,13 @@ REJECTED: dict[str, Callable[[Peer, dict[str, Any]], object]] = {
     ),
     "detection log unresolved detector": lambda p, s: s["session"].register_detection_log(
         DetectionLogSpec(
-            GHOST, LogRef("galbot", "x"), s["camera"], s["session"].utc_clock,
-            HeadSpec.fixed(), SECOND, 0,
+            GHOST,
+            LogRef("galbot", "x"),
+            s["camera"],
+            s["session"].utc_clock,
+            HeadSpec.fixed(),
+            SECOND,
+            0,
         )
     ),
 }

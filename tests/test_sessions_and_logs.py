@@ -221,7 +221,7 @@ def test_resource_ids_are_unique_across_log_kinds(peer: Peer, root: Path) -> Non
         0,
         instance_id="head_left_cam",
     )
-    with pytest.raises(DuplicateLogError, match="^duplicate log galbot/head_left_cam$"):
+    with pytest.raises(DuplicateLogError, match=r"^duplicate log galbot/head_left_cam$"):
         session.register_detection_log(clash)
     assert len(session.logs()) == 1
 
@@ -256,9 +256,7 @@ def test_log_refs_to_other_peers_are_recorded_as_given(peer: Peer) -> None:
 
 def test_remote_stream_stubs_say_not_implemented(peer: Peer) -> None:
     session = peer.start_session()
-    with pytest.raises(NotImplementedError, match="^not implemented:"):
-        session.materialize_remote_log(
-            LogRef("x", "y"), retention_ns=0, segment_duration_ns=SECOND
-        )
-    with pytest.raises(NotImplementedError, match="^not implemented:"):
+    with pytest.raises(NotImplementedError, match=r"^not implemented:"):
+        session.materialize_remote_log(LogRef("x", "y"), retention_ns=0, segment_duration_ns=SECOND)
+    with pytest.raises(NotImplementedError, match=r"^not implemented:"):
         session.resolve_static_transform(LogRef("x", "y"))

@@ -53,18 +53,18 @@ def ensure_schema(engine: Engine, where: str) -> None:
     if revision == HEAD:
         return
     check_known(revision, where)
-    with engine.connect().execution_options(**{WRITE_OPTION: True}) as connection:
-        with connection.begin():
-            revision = current_revision(connection)
-            if revision == HEAD:
-                return
-            check_known(revision, where)
-            if revision is None and has_foreign_tables(connection):
-                raise StoreError(
-                    f"{where}: not an auki-session database (it has tables but no "
-                    f"{VERSION_TABLE} table)"
-                )
-            upgrade(connection, "head")
+    writing = engine.connect().execution_options(**{WRITE_OPTION: True})
+    with writing as connection, connection.begin():
+        revision = current_revision(connection)
+        if revision == HEAD:
+            return
+        check_known(revision, where)
+        if revision is None and has_foreign_tables(connection):
+            raise StoreError(
+                f"{where}: not an auki-session database (it has tables but no "
+                f"{VERSION_TABLE} table)"
+            )
+        upgrade(connection, "head")
 
 
 def upgrade(connection: Connection, target: str) -> None:

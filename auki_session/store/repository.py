@@ -254,19 +254,19 @@ class Store:
         journals = pending_journals(self.root)
         if not journals:
             return
-        with engine.connect().execution_options(**{WRITE_OPTION: True}) as connection:
-            with connection.begin():
+        writing = engine.connect().execution_options(**{WRITE_OPTION: True})
+        with writing as connection, connection.begin():
 
-                def committed(session_id: str, resource_id: str) -> bool:
-                    query = select(
-                        exists().where(
-                            logs.c.session_id == session_id, logs.c.resource_id == resource_id
-                        )
+            def committed(session_id: str, resource_id: str) -> bool:
+                query = select(
+                    exists().where(
+                        logs.c.session_id == session_id, logs.c.resource_id == resource_id
                     )
-                    return bool(connection.execute(query).scalar())
+                )
+                return bool(connection.execute(query).scalar())
 
-                for journal in pending_journals(self.root):
-                    recover(self.root, journal, committed)
+            for journal in pending_journals(self.root):
+                recover(self.root, journal, committed)
 
     def close(self) -> None:
         """Close every pooled connection (the store reopens on next use)."""
@@ -478,4 +478,3 @@ class Reader:
         """Rows in one of the store's tables (for summaries)."""
         target = {"peers": peers, "entries": entries, "sessions": sessions, "logs": logs}[table]
         return int(self.connection.execute(select(func.count()).select_from(target)).scalar_one())
-

@@ -23,7 +23,10 @@ def connect_raw(path: Path, *, readonly: bool, immutable: bool = False) -> sqlit
         flag = "immutable=1" if immutable else "mode=ro"
         target = f"file:{quote(str(path))}?{flag}"
         return sqlite3.connect(
-            target, uri=True, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
+            target,
+            uri=True,
+            timeout=BUSY_TIMEOUT_MS / 1000,
+            isolation_level=None,
             check_same_thread=False,
         )
     return sqlite3.connect(

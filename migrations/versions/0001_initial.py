@@ -29,9 +29,7 @@ def upgrade() -> None:
         sa.Column("peer_id", sa.Text(), nullable=False),
         sa.Column("app_id", sa.Text(), nullable=False),
         sa.Column("started_at", sa.Text(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["peer_id"], ["peers.peer_id"], name="fk_sessions_peer_id_peers"
-        ),
+        sa.ForeignKeyConstraint(["peer_id"], ["peers.peer_id"], name="fk_sessions_peer_id_peers"),
         sa.PrimaryKeyConstraint("session_id", name="pk_sessions"),
     )
     op.create_index("ix_sessions_peer_id_session_id", "sessions", ["peer_id", "session_id"])
