@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -47,6 +48,14 @@ def schema_of(db: Path) -> dict[str, object]:
                 ),
                 "foreign_keys": sorted(
                     r[2:5] for r in connection.execute(f"PRAGMA foreign_key_list({name})")
+                ),
+                "constraint_names": sorted(
+                    re.findall(
+                        r"CONSTRAINT (\w+)",
+                        connection.execute(
+                            "SELECT sql FROM sqlite_master WHERE name = ?", (name,)
+                        ).fetchone()[0],
+                    )
                 ),
             }
         return out

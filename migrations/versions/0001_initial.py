@@ -44,10 +44,10 @@ def upgrade() -> None:
         sa.Column("canonical_json", sa.Text(), nullable=False),
         sa.Column("registered_at", sa.Text(), nullable=False),
         sa.CheckConstraint(
-            "kind IN ('frame', 'sensor', 'detector', 'clock')", name="ck_entries_kind"
+            "kind IN ('frame', 'sensor', 'detector', 'clock')", name=op.f("ck_entries_kind")
         ),
         sa.CheckConstraint(
-            "(kind = 'clock') = (session_id IS NOT NULL)", name="ck_entries_clock_session"
+            "(kind = 'clock') = (session_id IS NOT NULL)", name=op.f("ck_entries_clock_session")
         ),
         sa.ForeignKeyConstraint(["peer_id"], ["peers.peer_id"], name="fk_entries_peer_id_peers"),
         sa.ForeignKeyConstraint(
@@ -66,7 +66,7 @@ def upgrade() -> None:
         sa.Column("entry_id", sa.Text(), nullable=False),
         sa.Column("hash", sa.Text(), nullable=False),
         sa.Column("updated_at", sa.Text(), nullable=False),
-        sa.CheckConstraint("kind IN ('frame', 'sensor', 'detector')", name="ck_heads_kind"),
+        sa.CheckConstraint("kind IN ('frame', 'sensor', 'detector')", name=op.f("ck_heads_kind")),
         sa.ForeignKeyConstraint(["hash"], ["entries.hash"], name="fk_heads_hash_entries"),
         sa.ForeignKeyConstraint(["peer_id"], ["peers.peer_id"], name="fk_heads_peer_id_peers"),
         sa.PrimaryKeyConstraint("peer_id", "kind", "entry_id", name="pk_heads"),
@@ -93,7 +93,7 @@ def upgrade() -> None:
         sa.Column("head_json", sa.Text(), nullable=False),
         sa.Column("registered_at", sa.Text(), nullable=False),
         sa.CheckConstraint(
-            "kind IN ('sensor', 'pose', 'time_transform', 'detection')", name="ck_logs_kind"
+            "kind IN ('sensor', 'pose', 'time_transform', 'detection')", name=op.f("ck_logs_kind")
         ),
         sa.ForeignKeyConstraint(
             ["session_id"], ["sessions.session_id"], name="fk_logs_session_id_sessions"
