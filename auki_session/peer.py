@@ -36,7 +36,7 @@ class Peer:
     Nothing touches the disk until the first call that needs the store.
     """
 
-    __slots__ = ("_app_id", "_durability", "_peer_id", "_storage_root")
+    __slots__ = ("_app_id", "_durability", "_peer_id", "_storage_root", "_storage_url")
 
     def __init__(self, peer_id: str, app_id: str) -> None:
         self._peer_id = validate_peer_id(peer_id)
@@ -46,6 +46,7 @@ class Peer:
             raise InvalidEntryError("app_id must not be empty")
         self._app_id = app_id
         self._storage_root = "."
+        self._storage_url: str | None = None
         self._durability: Durability = "full"
 
     def __repr__(self) -> str:
@@ -86,6 +87,20 @@ class Peer:
         self._storage_root = root
         return self
 
+    @property
+    def storage_url(self) -> str | None:
+        """The database URL set with `with_storage_url`, or None for the root's SQLite file."""
+        return self._storage_url
+
+    def with_storage_url(self, url: str) -> Peer:
+        """Keep the registry in a server database instead of the root's SQLite file, e.g.
+        `postgresql+psycopg://user@host/fleet`. Log manifests are still written under the
+        storage root. Returns this peer."""
+        if not isinstance(url, str) or "://" not in url:
+            raise InvalidEntryError(f"storage url must be a SQLAlchemy URL string, got {url!r}")
+        self._storage_url = url
+        return self
+
     def with_durability(self, durability: str) -> Peer:
         """Choose `"full"` (SQLite synchronous=FULL, fsynced manifests; the default) or
         `"normal"` (synchronous=NORMAL: a power cut may lose the last commits, never
@@ -98,7 +113,7 @@ class Peer:
         return self
 
     def _store(self) -> Store:
-        return store_for(self._storage_root, self._durability)
+        return store_for(self._storage_root, self._durability, self._storage_url)
 
     def _put(self, entry: CanonicalEntry) -> RegistryRef:
         with self._store().write() as writer:

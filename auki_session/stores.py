@@ -9,17 +9,18 @@ from pathlib import Path
 from .store.repository import Store
 from .store.sqlite import Durability
 
-_stores: dict[tuple[Path, Durability], Store] = {}
+_stores: dict[tuple[Path, Durability, str | None], Store] = {}
 _lock = threading.Lock()
 
 
-def store_for(root: str, durability: Durability) -> Store:
-    """The process's Store for this root (resolved to an absolute path) and durability."""
-    key = (Path(os.path.abspath(root)), durability)
+def store_for(root: str, durability: Durability, url: str | None = None) -> Store:
+    """The process's Store for this root (resolved to an absolute path), durability and
+    database URL (None: the SQLite file in the root)."""
+    key = (Path(os.path.abspath(root)), durability, url)
     with _lock:
         store = _stores.get(key)
         if store is None:
-            store = _stores[key] = Store(key[0], durability)
+            store = _stores[key] = Store(key[0], durability, url=url)
         return store
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from sqlalchemy import Connection, Engine, inspect, text
 
 from ..errors import SchemaVersionError, StoreError
+from . import dialects
 from .tables import VERSION_TABLE
 
 # Every revision this code knows, oldest first; the last is the schema the code runs on.
@@ -55,6 +56,7 @@ def ensure_schema(engine: Engine, where: str) -> None:
     check_known(revision, where)
     writing = engine.connect().execution_options(**{WRITE_OPTION: True})
     with writing as connection, connection.begin():
+        dialects.lock_for_migration(connection)
         revision = current_revision(connection)
         if revision == HEAD:
             return

@@ -21,7 +21,7 @@ from ..manifests import LogPlan
 from ..records import Entry, LogInfo, SessionInfo
 from ..refs import RegistryRef
 from ..specs import HeadSpec
-from . import migrate
+from . import migrate, server
 from .sqlite import DB_FILENAME, WRITE_OPTION, Durability, make_engine
 from .tables import clocks, entries, heads, log_refs, logs, peers, sessions
 
@@ -146,13 +146,12 @@ class Writer:
         for use in plan.uses:
             if use.ref.peer_id == peer_id:
                 self.require(owner, use.role, use.kind, use.ref)
-        duplicate = select(
-            exists().where(logs.c.session_id == session_id, logs.c.resource_id == plan.resource_id)
+        # ON CONFLICT rather than a check first: on a server database two writers may race.
+        insert = _insert(self.connection, logs).on_conflict_do_nothing(
+            index_elements=["session_id", "resource_id"]
         )
-        if self.connection.execute(duplicate).scalar():
-            raise DuplicateLogError(f"duplicate log {peer_id}/{plan.resource_id}")
         log_id = self.connection.execute(
-            logs.insert().returning(logs.c.id),
+            insert.returning(logs.c.id),
             {
                 "session_id": session_id,
                 "resource_id": plan.resource_id,
@@ -161,7 +160,9 @@ class Writer:
                 "head_json": json.dumps(plan.head, sort_keys=True, separators=(",", ":")),
                 "registered_at": utc_now(),
             },
-        ).scalar_one()
+        ).scalar()
+        if log_id is None:
+            raise DuplicateLogError(f"duplicate log {peer_id}/{plan.resource_id}")
         self.connection.execute(
             log_refs.insert(),
             [
@@ -182,10 +183,17 @@ class Store:
     """One storage root: its SQLite file, opened lazily, and its log directories."""
 
     def __init__(
-        self, root: Path, durability: Durability = "full", *, readonly: bool = False
+        self,
+        root: Path,
+        durability: Durability = "full",
+        *,
+        readonly: bool = False,
+        url: str | None = None,
     ) -> None:
         self.root = root
         self.path = root / DB_FILENAME
+        self.url = url
+        self.where = str(self.path) if url is None else server.describe(url)
         self.durability = durability
         self.readonly = readonly
         self._engine: Engine | None = None
@@ -202,6 +210,8 @@ class Store:
         return self._engine
 
     def _open(self) -> Engine:
+        if self.url is not None:
+            return self._open_server(self.url)
         if self.readonly:
             return self._open_readonly()
         try:
@@ -215,6 +225,29 @@ class Store:
         except DBAPIError as error:
             engine.dispose()
             raise StoreError(f"{self.path}: cannot open the store: {error.orig}") from error
+        except BaseException:
+            engine.dispose()
+            raise
+        return engine
+
+    def _open_server(self, url: str) -> Engine:
+        """Open a server database (PostgreSQL) by SQLAlchemy URL; migrate unless read-only."""
+        engine = server.make_engine(url)
+        try:
+            if self.readonly:
+                with engine.connect() as connection:
+                    revision = migrate.current_revision(connection)
+                    connection.rollback()
+                if revision is None:
+                    raise StoreError(f"{self.where}: not an auki-session database (no schema)")
+                migrate.check_known(revision, self.where)
+            else:
+                migrate.ensure_schema(engine, self.where)
+                if self.root.is_dir():
+                    self._recover(engine)
+        except DBAPIError as error:
+            engine.dispose()
+            raise StoreError(f"{self.where}: cannot open the store: {error.orig}") from error
         except BaseException:
             engine.dispose()
             raise
@@ -302,18 +335,18 @@ class Store:
             savepoint.commit()
             return
         if self.readonly:
-            raise StoreError(f"{self.path}: store is open read-only")
+            raise StoreError(f"{self.where}: store is open read-only")
         engine = self.engine
         files = FileChanges(self.root, durable=self.durability == "full")
         try:
             connection = engine.connect().execution_options(**{WRITE_OPTION: True})
         except DBAPIError as error:
-            raise StoreError(f"{self.path}: cannot open the store: {error.orig}") from error
+            raise StoreError(f"{self.where}: cannot open the store: {error.orig}") from error
         try:
             try:
                 transaction = connection.begin()
             except DBAPIError as error:
-                raise StoreError(f"{self.path}: cannot write: {error.orig}") from error
+                raise StoreError(f"{self.where}: cannot write: {error.orig}") from error
             writer = Writer(self, connection, files)
             self._local.writer = writer
             try:
@@ -328,7 +361,7 @@ class Store:
                 transaction.commit()
             except DBAPIError as error:
                 files.undo()
-                raise StoreError(f"{self.path}: commit failed: {error.orig}") from error
+                raise StoreError(f"{self.where}: commit failed: {error.orig}") from error
         finally:
             files.finish()
             connection.close()

@@ -1,0 +1,16 @@
+"""Server databases (PostgreSQL through psycopg 3) behind the same SQLAlchemy layer."""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine, create_engine
+from sqlalchemy.engine import make_url
+
+
+def describe(url: str) -> str:
+    """The URL with any password hidden, for messages."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for a server URL such as `postgresql+psycopg://user@host/db`."""
+    return create_engine(url, pool_pre_ping=True, pool_size=4, max_overflow=-1)
