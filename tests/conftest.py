@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
-from collections.abc import Iterator
+import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy.pool import NullPool
 
 from auki_session import FrameDef, Peer, RegistryRef
 from auki_session.stores import close_all
@@ -27,9 +30,78 @@ def root(tmp_path: Path) -> Path:
     return tmp_path / "store"
 
 
+PG_URL_VARIABLE = "AUKI_SESSION_TEST_PG_URL"
+DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+
+
+def _server_url() -> str | None:
+    """The PostgreSQL server for the server-backed runs, or None (skip) when there is none.
+
+    With AUKI_SESSION_TEST_PG_URL set (as CI sets it), an unreachable server fails the run.
+    """
+    from sqlalchemy import create_engine, text
+
+    url = os.environ.get(PG_URL_VARIABLE, DEFAULT_PG_URL)
+    engine = create_engine(url, poolclass=NullPool, connect_args={"connect_timeout": 3})
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+    except Exception as error:
+        if os.environ.get(PG_URL_VARIABLE):
+            raise RuntimeError(f"{PG_URL_VARIABLE}={url} is unreachable: {error}") from error
+        return None
+    finally:
+        engine.dispose()
+    return url
+
+
+@pytest.fixture(scope="session")
+def server_url() -> str | None:
+    return _server_url()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, server_url: str | None) -> Iterator[str | None]:
+    """None for the storage root's SQLite file, or a URL to a fresh PostgreSQL schema."""
+    if request.param == "sqlite":
+        yield None
+        return
+    if server_url is None:
+        pytest.skip(f"no PostgreSQL server reachable (set {PG_URL_VARIABLE} to test against one)")
+    from sqlalchemy import create_engine, text
+
+    schema = f"t_{uuid.uuid4().hex[:16]}"
+    admin = create_engine(server_url, poolclass=NullPool)
+    with admin.begin() as connection:
+        connection.execute(text(f"CREATE SCHEMA {schema}"))
+    separator = "&" if "?" in server_url else "?"
+    yield f"{server_url}{separator}options=-csearch_path%3D{schema}"
+    close_all()
+    with admin.begin() as connection:
+        connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+    admin.dispose()
+
+
 @pytest.fixture
-def peer(root: Path) -> Peer:
+def make_peer(root: Path, database_url: str | None) -> Callable[[str, str], Peer]:
+    """Peers on this test's backend: the root's SQLite file, or a PostgreSQL schema."""
+
+    def make(peer_id: str, app_id: str) -> Peer:
+        peer = Peer(peer_id, app_id).with_storage_root(root)
+        return peer if database_url is None else peer.with_storage_url(database_url)
+
+    return make
+
+
+@pytest.fixture
+def sqlite_peer(root: Path) -> Peer:
+    """A peer on the root's SQLite file only (for tests of SQLite specifics)."""
     return Peer("galbot", "galbot-ctrl").with_storage_root(root)
+
+
+@pytest.fixture
+def peer(make_peer: Callable[[str, str], Peer]) -> Peer:
+    return make_peer("galbot", "galbot-ctrl")
 
 
 def camera_body(frame: RegistryRef, **overrides: Any) -> dict[str, Any]:
@@ -59,12 +131,21 @@ def register_camera(
     return frame, peer.register_sensor(sensor_id, camera_body(frame))
 
 
-def snapshot(root: Path) -> dict[str, Any]:
+def snapshot(root: Path, url: str | None = None) -> dict[str, Any]:
     """Every row of every table, and every file under the root except the database's own."""
     rows: dict[str, Any] = {}
-    db = root / "auki_session.db"
-    if db.exists():
-        connection = sqlite3.connect(db)
+    if url is not None:
+        from sqlalchemy import create_engine, text
+
+        engine = create_engine(url, poolclass=NullPool)
+        with engine.connect() as connection:
+            for table in TABLES:
+                rows[table] = sorted(
+                    tuple(r) for r in connection.execute(text(f"SELECT * FROM {table}"))
+                )
+        engine.dispose()
+    elif (root / "auki_session.db").exists():
+        connection = sqlite3.connect(root / "auki_session.db")
         try:
             for table in TABLES:
                 rows[table] = sorted(connection.execute(f"SELECT * FROM {table}").fetchall())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -19,9 +20,11 @@ from auki_session import (
 )
 from tests.conftest import camera_body, register_camera
 
+MakePeer = Callable[[str, str], Peer]
 
-def test_frame_preset_reproduces_the_rust_hash(root: Path) -> None:
-    peer = Peer("test-peer", "app").with_storage_root(root)
+
+def test_frame_preset_reproduces_the_rust_hash(make_peer: MakePeer) -> None:
+    peer = make_peer("test-peer", "app")
     ref = peer.register_frame("K1-AABBCCDDEEFF/base_link", FrameDef.ros_body())
     assert ref == RegistryRef(
         peer_id="test-peer",
@@ -30,8 +33,8 @@ def test_frame_preset_reproduces_the_rust_hash(root: Path) -> None:
     )
 
 
-def test_camera_reproduces_the_rust_hash(root: Path) -> None:
-    peer = Peer("test-peer", "app").with_storage_root(root)
+def test_camera_reproduces_the_rust_hash(make_peer: MakePeer) -> None:
+    peer = make_peer("test-peer", "app")
     frame = peer.register_frame("K1-AABBCCDDEEFF/head_left_cam_optical", FrameDef.ros_optical())
     assert frame.hash == "03b86f32827ec6a25a5e619b2f36478b"
     ref = peer.register_sensor("K1-AABBCCDDEEFF/head_left_cam", camera_body(frame))
@@ -150,17 +153,17 @@ def test_detector_input_types_and_output_types_are_stored(peer: Peer) -> None:
     ]
 
 
-def test_two_peers_share_a_root_without_seeing_each_other(root: Path) -> None:
-    a = Peer("robot-a", "app").with_storage_root(root)
-    b = Peer("robot-b", "app").with_storage_root(root)
+def test_two_peers_share_a_store_without_seeing_each_other(make_peer: MakePeer) -> None:
+    a = make_peer("robot-a", "app")
+    b = make_peer("robot-b", "app")
     a.register_frame("base_link", FrameDef.ros_body())
     b.register_frame("base_link", FrameDef.unity())
     assert [e.peer_id for e in a.entries()] == ["robot-a"]
     assert b.current("frame", "base_link").body["handedness"] == "left"
 
 
-def test_the_database_runs_wal_full_sync_and_foreign_keys(peer: Peer, root: Path) -> None:
-    peer.register_frame("base_link", FrameDef.ros_body())
+def test_the_database_runs_wal_full_sync_and_foreign_keys(sqlite_peer: Peer, root: Path) -> None:
+    sqlite_peer.register_frame("base_link", FrameDef.ros_body())
     from auki_session.store.sqlite import read_pragmas
     from auki_session.stores import store_for
 
@@ -189,10 +192,10 @@ def test_timestamps_are_iso8601_utc(peer: Peer) -> None:
     assert len(stamp) == len("2026-11-25T12:03:05.123456Z") and stamp[10] == "T"
 
 
-def test_the_store_file_is_inspectable_with_plain_sqlite(peer: Peer, root: Path) -> None:
+def test_the_store_file_is_inspectable_with_plain_sqlite(sqlite_peer: Peer, root: Path) -> None:
     import sqlite3
 
-    frame = peer.register_frame("base_link", FrameDef.ros_body())
+    frame = sqlite_peer.register_frame("base_link", FrameDef.ros_body())
     connection = sqlite3.connect(root / "auki_session.db")
     row = connection.execute(
         "SELECT hash, canonical_json FROM current_entries WHERE peer_id = 'galbot'"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -82,12 +81,14 @@ REJECTED: dict[str, Callable[[Peer, dict[str, Any]], object]] = {
 
 
 @pytest.mark.parametrize("name", sorted(REJECTED))
-def test_a_rejected_call_changes_nothing(name: str, peer: Peer, root: Path) -> None:
+def test_a_rejected_call_changes_nothing(
+    name: str, peer: Peer, root: Path, database_url: str | None
+) -> None:
     state = _setup(peer)
-    before = snapshot(root)
+    before = snapshot(root, database_url)
     with pytest.raises((AukiSessionError, TypeError, ValueError)):
         REJECTED[name](peer, state)
-    assert snapshot(root) == before
+    assert snapshot(root, database_url) == before
 
 
 @pytest.mark.parametrize("name", sorted(REJECTED))
@@ -102,23 +103,25 @@ def test_a_rejected_call_inside_a_transaction_keeps_the_rest(
     assert peer.current("frame", "kept").ref == kept
 
 
-def test_transaction_commits_everything_at_once(peer: Peer, root: Path) -> None:
+def test_transaction_commits_everything_at_once(
+    peer: Peer, root: Path, database_url: str | None
+) -> None:
     with peer.transaction():
         frame, camera = register_camera(peer)
         session = peer.start_session()
         session.register_sensor_log(
             SensorLogSpec(camera, session.monotonic_clock, HeadSpec.fixed(), SECOND, 0)
         )
-        outside = sqlite3.connect(root / "auki_session.db")
-        assert outside.execute("SELECT count(*) FROM entries").fetchone() == (0,)
-        outside.close()
+        assert snapshot(root, database_url)["rows"]["entries"] == []
     assert {e.ref for e in peer.entries()} == {frame, camera}
     assert len(peer.open_session(session.session_id).logs()) == 1
 
 
-def test_rolled_back_transaction_leaves_no_row_and_no_manifest(peer: Peer, root: Path) -> None:
+def test_rolled_back_transaction_leaves_no_row_and_no_manifest(
+    peer: Peer, root: Path, database_url: str | None
+) -> None:
     peer.register_frame("before", FrameDef.ros_body())
-    before = snapshot(root)
+    before = snapshot(root, database_url)
     with pytest.raises(RuntimeError), peer.transaction():
         _, camera = register_camera(peer)
         session = peer.start_session()
@@ -127,7 +130,7 @@ def test_rolled_back_transaction_leaves_no_row_and_no_manifest(peer: Peer, root:
         )
         assert (Path(handle.root) / "manifest.json").exists()
         raise RuntimeError("abort")
-    after = snapshot(root)
+    after = snapshot(root, database_url)
     assert after["rows"] == before["rows"]
     assert not (root / session.session_id).exists()
     assert [f for f in after["files"] if f.endswith("manifest.json")] == []

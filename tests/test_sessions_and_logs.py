@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -67,10 +68,10 @@ def test_session_has_no_public_constructor() -> None:
         Session()
 
 
-def test_sessions_record_their_app_id(root: Path) -> None:
-    Peer("galbot", "ctrl").with_storage_root(root).start_session()
-    Peer("galbot", "vision").with_storage_root(root).start_session()
-    apps = [s.app_id for s in Peer("galbot", "x").with_storage_root(root).sessions()]
+def test_sessions_record_their_app_id(make_peer: Callable[[str, str], Peer]) -> None:
+    make_peer("galbot", "ctrl").start_session()
+    make_peer("galbot", "vision").start_session()
+    apps = [s.app_id for s in make_peer("galbot", "x").sessions()]
     assert apps == ["ctrl", "vision"]
 
 
@@ -83,10 +84,12 @@ def test_reopening_a_session_mints_no_clocks(peer: Peer) -> None:
     assert len(peer.sessions()) == 1
 
 
-def test_reopening_another_peers_session_is_not_found(root: Path, peer: Peer) -> None:
+def test_reopening_another_peers_session_is_not_found(
+    make_peer: Callable[[str, str], Peer], peer: Peer
+) -> None:
     session = peer.start_session()
     with pytest.raises(NotFoundError):
-        Peer("other", "app").with_storage_root(root).open_session(session.session_id)
+        make_peer("other", "app").open_session(session.session_id)
 
 
 def test_sensor_log_handle_manifest_and_directory(peer: Peer, root: Path) -> None:
