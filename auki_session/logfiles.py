@@ -125,9 +125,10 @@ def _remove(record: _Written) -> None:
 
 
 def pending_journals(root: Path) -> list[Path]:
-    """Journals left by transactions that did not finish (cheap when there are none)."""
+    """Journals left by transactions that did not finish, and the temporary files of journal
+    writes they were killed in (cheap when there are none)."""
     try:
-        return sorted((root / JOURNAL_DIR).glob("*.json"))
+        return sorted(p for p in (root / JOURNAL_DIR).iterdir() if p.suffix in (".json", ".tmp"))
     except FileNotFoundError:
         return []
 
@@ -145,13 +146,18 @@ def recover(root: Path, journal: Path, committed: Callable[[str, str], bool]) ->
         records = []
     removed = 0
     for item in records:
+        manifest = root / item["manifest"]
+        # The temporary file of a manifest write the crash interrupted.
+        for stale in manifest.parent.glob(f".{manifest.name}.*.tmp"):
+            with contextlib.suppress(FileNotFoundError):
+                stale.unlink()
         if committed(item["session_id"], item["resource_id"]):
             continue
         _remove(
             _Written(
                 item["session_id"],
                 item["resource_id"],
-                root / item["manifest"],
+                manifest,
                 [root / p for p in item["created_dirs"]],
             )
         )
