@@ -1,0 +1,76 @@
+"""A writer killed with SIGKILL at any point loses nothing it acknowledged, and leaves no
+half-registered log once the store is next opened."""
+
+from __future__ import annotations
+
+import random
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+from auki_session import FrameDef, Peer
+from auki_session.store.repository import Store
+from tests.workers.audit import (
+    audit,
+    committed_logs_have_manifests,
+    manifests_on_disk,
+    pending_journals,
+    read_acks,
+    stray_files,
+)
+from tests.workers.processes import scale, spawn, wait_for_line
+
+ROUNDS = scale("AUKI_CRASH_ROUNDS", 20)
+SEED = scale("AUKI_CRASH_SEED", 5)
+
+
+def reopen(root: Path) -> None:
+    """Open the store the way any next process would (which replays pending journals)."""
+    store = Store(root)
+    try:
+        assert store.engine is not None
+    finally:
+        store.close()
+
+
+def kill(process: subprocess.Popen[bytes], delay: float) -> None:
+    time.sleep(delay)
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=10)
+
+
+def test_a_writer_killed_at_random_points_loses_nothing_it_acknowledged(tmp_path: Path) -> None:
+    root, acks = tmp_path / "store", tmp_path / "acks.jsonl"
+    rng = random.Random(SEED)
+    interrupted = 0
+    for round_ in range(ROUNDS):
+        # Half the steps are peer.transaction() blocks holding a session and three logs.
+        worker = spawn(root, acks, "--ops", "0", "--transactions", "0.5", "--seed", str(round_))
+        wait_for_line(worker, "ready")
+        kill(worker, rng.uniform(0.0, 0.25))
+
+        logs = committed_logs_have_manifests(root)
+        interrupted += bool(pending_journals(root))
+        reopen(root)
+        assert pending_journals(root) == []
+        assert stray_files(root) == []
+        figures = audit(root, read_acks(acks))
+        assert len(manifests_on_disk(root)) == figures.logs == logs
+    print(
+        f"\ncrash: {ROUNDS} SIGKILL rounds, {interrupted} left a transaction's journal to "
+        f"replay; {figures.acked} acknowledged registrations all present "
+        f"({figures.entries} entries, {figures.sessions} sessions, {figures.logs} logs)"
+    )
+
+
+def test_a_writer_killed_while_creating_the_store_leaves_it_usable(tmp_path: Path) -> None:
+    rng = random.Random(SEED)
+    for round_ in range(6):
+        root, acks = tmp_path / f"store{round_}", tmp_path / f"acks{round_}.jsonl"
+        worker = spawn(root, acks, "--ops", "0", "--seed", str(round_))
+        wait_for_line(worker, "imported")
+        kill(worker, rng.uniform(0.0, 0.15))
+        peer = Peer("galbot", "after-crash").with_storage_root(root)
+        peer.register_frame("base_link", FrameDef.ros_body())
+        audit(root, read_acks(acks))

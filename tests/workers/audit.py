@@ -1,0 +1,137 @@
+"""Checking a storage root against what its writers acknowledged, with plain `sqlite3`.
+
+Independent of the package's own read side: only the database file, SQL and the files on disk.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+DB = "auki_session.db"
+PENDING = Path(".auki_session") / "pending"
+
+
+@dataclass(frozen=True)
+class Audit:
+    """What a storage root held when audited."""
+
+    entries: int
+    sessions: int
+    logs: int
+    acked: int
+
+
+def read_acks(path: Path) -> list[dict[str, Any]]:
+    """Every complete line of an acks file (a writer killed mid-line leaves a partial last one,
+    which was never acknowledged: the ack is written after the call returned)."""
+    if not path.exists():
+        return []
+    lines = path.read_text(encoding="utf-8").split("\n")
+    return [json.loads(line) for line in lines[:-1] if line]
+
+
+def manifest_path(root: Path, session_id: str, peer_id: str, resource_id: str) -> Path:
+    return root.joinpath(session_id, "logs", peer_id, *resource_id.split("/"), "manifest.json")
+
+
+def manifests_on_disk(root: Path) -> set[Path]:
+    """Every manifest.json under the root's session directories."""
+    return {p for p in root.rglob("manifest.json") if PENDING not in p.relative_to(root).parents}
+
+
+def audit(root: Path, acks: list[dict[str, Any]]) -> Audit:
+    """Assert the store is sound and holds every acknowledged registration."""
+    connection = sqlite3.connect(root / DB, timeout=30)
+    try:
+        assert connection.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+        assert connection.execute("PRAGMA foreign_key_check").fetchall() == []
+        entries = {
+            row[0]: row[1:]
+            for row in connection.execute(
+                "SELECT hash, kind, peer_id, entry_id, session_id FROM entries"
+            )
+        }
+        sessions = dict(connection.execute("SELECT session_id, peer_id FROM sessions").fetchall())
+        logs = {
+            (row[0], row[1]): row[2:]
+            for row in connection.execute(
+                "SELECT l.session_id, l.resource_id, s.peer_id, l.manifest_json "
+                "FROM logs l JOIN sessions s USING (session_id)"
+            )
+        }
+        # Every head names a stored version of its own id.
+        for table in ("heads", "clocks"):
+            dangling = connection.execute(
+                f"SELECT count(*) FROM {table} h LEFT JOIN entries e ON e.hash = h.hash "
+                "WHERE e.hash IS NULL"
+            ).fetchone()[0]
+            assert dangling == 0, table
+        bad_heads = connection.execute(
+            "SELECT h.* FROM heads h JOIN entries e ON e.hash = h.hash "
+            "WHERE (h.peer_id, h.kind, h.entry_id) != (e.peer_id, e.kind, e.entry_id)"
+        ).fetchall()
+        assert bad_heads == []
+        bad_clocks = connection.execute(
+            "SELECT c.* FROM clocks c JOIN entries e ON e.hash = c.hash "
+            "WHERE (c.session_id, c.clock_id, 'clock') != (e.session_id, e.entry_id, e.kind)"
+        ).fetchall()
+        assert bad_clocks == []
+    finally:
+        connection.close()
+
+    for ack in acks:
+        if ack["type"] == "entry":
+            found = entries.get(ack["hash"])
+            expected = (ack["kind"], ack["peer_id"], ack["id"], ack["session_id"])
+            assert found == expected, f"acknowledged {ack} is missing (found {found})"
+        elif ack["type"] == "session":
+            assert sessions.get(ack["session_id"]) == ack["peer_id"], f"missing {ack}"
+        else:
+            key = (ack["session_id"], ack["resource_id"])
+            assert key in logs, f"acknowledged log {ack} is missing"
+            assert logs[key][0] == ack["peer_id"]
+            where = manifest_path(root, ack["session_id"], ack["peer_id"], ack["resource_id"])
+            assert Path(ack["root"]) / "manifest.json" == where
+
+    # No half-registered log: manifests on disk and rows in `logs` match one to one.
+    expected_files = {}
+    for (session_id, resource_id), (peer_id, manifest) in logs.items():
+        expected_files[manifest_path(root, session_id, peer_id, resource_id)] = manifest
+    on_disk = manifests_on_disk(root)
+    assert on_disk == set(expected_files), (
+        f"manifests without rows: {sorted(map(str, on_disk - set(expected_files)))}; "
+        f"rows without manifests: {sorted(map(str, set(expected_files) - on_disk))}"
+    )
+    for path, manifest in expected_files.items():
+        assert path.read_text(encoding="utf-8") == manifest, path
+    return Audit(len(entries), len(sessions), len(logs), len(acks))
+
+
+def pending_journals(root: Path) -> list[Path]:
+    """Journals of transactions that never finished."""
+    return sorted((root / PENDING).glob("*.json")) if (root / PENDING).is_dir() else []
+
+
+def stray_files(root: Path) -> list[Path]:
+    """Leftovers of interrupted atomic writes (temporary files) anywhere under the root."""
+    return sorted(p for p in root.rglob("*.tmp"))
+
+
+def committed_logs_have_manifests(root: Path) -> int:
+    """Assert every row of `logs` has its manifest on disk (true even before any repair: the
+    manifest is written before the row commits); returns the number of logs."""
+    connection = sqlite3.connect(root / DB, timeout=30)
+    try:
+        rows = connection.execute(
+            "SELECT l.session_id, s.peer_id, l.resource_id FROM logs l JOIN sessions s "
+            "USING (session_id)"
+        ).fetchall()
+    finally:
+        connection.close()
+    missing = [row for row in rows if not manifest_path(root, *row).is_file()]
+    assert missing == [], f"committed logs without a manifest: {missing}"
+    return len(rows)
