@@ -9,13 +9,17 @@ cleanly when run again, and robots pushing at the same time do not conflict.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Table, select, tuple_
 
 from ..hashing import content_hash
-from . import dialects
+from . import dialects, migrate, server
+from .repository import Store
+from .sqlite import WRITE_OPTION
 from .tables import clocks, entries, heads, log_refs, logs, peers, sessions
 
 BATCH = 2_000
@@ -56,22 +60,42 @@ def _insert_missing(target: Connection, table: Table, rows: list[dict[str, Any]]
     return len(result.all())
 
 
+def push_store(root: Path, url: str) -> PushReport:
+    """Push the store in `root` (opened read-only) into the database at `url`, creating or
+    upgrading its schema first."""
+    source = Store(root, readonly=True)
+    target = server.make_engine(url)
+    try:
+        migrate.ensure_schema(target, server.describe(url))
+        return push(source.engine, target)
+    finally:
+        target.dispose()
+        source.close()
+
+
+@contextmanager
+def _writing(target: Engine) -> Iterator[Connection]:
+    writing = target.connect().execution_options(**{WRITE_OPTION: True})
+    with writing as connection, connection.begin():
+        yield connection
+
+
 def push(source: Engine, target: Engine) -> PushReport:
     """Copy every peer, entry, head, session, clock and log of `source` into `target`."""
     report = PushReport()
     with source.connect() as reading:
         for table, order in ((peers, [peers.c.peer_id]), (sessions, [sessions.c.session_id])):
             for rows in _batches(reading, table, order):
-                with target.begin() as writing:
+                with _writing(target) as writing:
                     copied = _insert_missing(writing, table, [row._asdict() for row in rows])
                 report.count(table.name, copied, len(rows))
         for rows in _batches(reading, entries, [entries.c.id]):
-            with target.begin() as writing:
+            with _writing(target) as writing:
                 _push_entries(writing, rows, report)
         _push_heads(reading, target, heads, ["peer_id", "kind", "entry_id"], report)
         _push_heads(reading, target, clocks, ["session_id", "clock_id"], report)
         for rows in _batches(reading, logs, [logs.c.id]):
-            with target.begin() as writing:
+            with _writing(target) as writing:
                 _push_logs(reading, writing, rows, report)
     return report
 
@@ -117,7 +141,7 @@ def _push_heads(
 ) -> None:
     """Upsert current-version pointers; the most recently updated pointer wins."""
     for rows in _batches(source, table, [table.c[name] for name in key]):
-        with target.begin() as writing:
+        with _writing(target) as writing:
             known = set(
                 writing.execute(
                     select(entries.c.hash).where(entries.c.hash.in_({row.hash for row in rows}))
