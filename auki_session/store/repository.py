@@ -263,9 +263,17 @@ class Store:
         # mode=ro creates -wal and -shm files beside a WAL database that has none, and cannot
         # remove them on close. With no -wal file the database file holds every commit, so
         # immutable mode reads the same data and writes nothing.
-        has_wal = self.path.with_name(self.path.name + "-wal").exists()
+        wal = self.path.with_name(self.path.name + "-wal")
+        has_wal = wal.exists()
         last: DBAPIError | None = None
         for immutable in (False, True) if has_wal else (True,):
+            if immutable and wal.stat().st_size > 0:
+                # Immutable mode ignores the -wal file: its commits would silently be missing.
+                raise StoreError(
+                    f"{self.path}: cannot read its write-ahead log {wal.name} here "
+                    f"({last.orig if last else 'no access'}); on read-only media SQLite needs "
+                    f"{self.path.name}-shm beside it: copy that file along, or read a writable copy"
+                )
             engine = make_engine(self.path, readonly=True, immutable=immutable)
             try:
                 with engine.connect() as connection:
