@@ -23,6 +23,7 @@ def spawn(root: Path, acks: Path, *args: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [sys.executable, str(REGISTRAR), str(root), "--acks", str(acks), *args],
         cwd=REPO,
+        stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
@@ -52,6 +53,13 @@ def wait_for_line(process: subprocess.Popen[bytes], expected: str, timeout: floa
                     f"{process.stderr.read().decode(errors='replace')}"
                 )
             buffer += chunk
+
+
+def go(process: subprocess.Popen[bytes]) -> None:
+    """Release a worker started with --wait-for-go."""
+    assert process.stdin is not None
+    process.stdin.write(b"go\n")
+    process.stdin.flush()
 
 
 def finish(process: subprocess.Popen[bytes], timeout: float = 60) -> str:

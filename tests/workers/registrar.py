@@ -264,6 +264,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ops", type=int, default=50, help="0: run until killed")
     parser.add_argument("--session", help="a session of this peer to register logs into")
     parser.add_argument("--transactions", type=float, default=0.2)
+    parser.add_argument("--wait-for-go", action="store_true", help="after 'ready', read a line")
     args = parser.parse_args(argv)
 
     print("imported", flush=True)
@@ -277,6 +278,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     peer.sessions()  # open (and repair) the store before saying we are ready
     print("ready", flush=True)
+    if args.wait_for_go:
+        sys.stdin.readline()
     done = 0
     while args.ops == 0 or done < args.ops:
         registrar.step()
