@@ -1,0 +1,205 @@
+"""Shared benchmark machinery: timing, results with their baseline and target, sample data."""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import platform
+import shutil
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from auki_session.store.sqlite import BUSY_TIMEOUT_MS, DURABILITY
+
+BENCH_DIR = Path(os.environ.get("AUKI_BENCH_DIR", tempfile.gettempdir())) / "auki_session_bench"
+"""Where benchmark stores live (the scale store is cached here between runs); never the repo."""
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    """One figure, its baseline measured in the same run, and the target on their relation.
+
+    `kind` says how the target reads: "max_ratio" (figure/baseline must not exceed `target`),
+    "min_ratio" (baseline/figure, i.e. a speed-up, must reach `target`), "min_rate" (the figure
+    itself, a rate, must reach `target`) or "info" (no target).
+    """
+
+    name: str
+    figure: float
+    unit: str
+    baseline: float | None = None
+    baseline_name: str = ""
+    kind: str = "max_ratio"
+    target: float | None = None
+    note: str = ""
+
+    @property
+    def ratio(self) -> float | None:
+        if self.baseline is None or not self.baseline or not self.figure:
+            return None
+        if self.kind == "min_ratio":
+            return self.baseline / self.figure
+        return self.figure / self.baseline
+
+    @property
+    def met(self) -> bool | None:
+        if self.target is None or self.kind == "info":
+            return None
+        if self.kind == "min_rate":
+            return self.figure >= self.target
+        ratio = self.ratio
+        if ratio is None:
+            return None
+        return ratio <= self.target if self.kind == "max_ratio" else ratio >= self.target
+
+    def render(self) -> str:
+        figure = f"{_num(self.figure)} {self.unit}"
+        if self.baseline is not None:
+            base = f"{self.baseline_name} {_num(self.baseline)} {self.unit}"
+        else:
+            base = ""
+        ratio = self.ratio
+        if self.kind == "min_rate":
+            shown = ""
+            goal = f">= {_num(self.target or 0)} {self.unit}"
+        elif ratio is None:
+            shown, goal = "", ""
+        elif self.kind == "min_ratio":
+            shown, goal = f"{ratio:.2f}x faster", f">= {self.target}x" if self.target else ""
+        else:
+            shown, goal = f"{ratio:.2f}x", f"<= {self.target}x" if self.target else ""
+        verdict = {True: "MET", False: "MISSED", None: ""}[self.met]
+        line = f"  {self.name:<44} {figure:>18}  {base:<34} {shown:>12}  {goal:<14} {verdict}"
+        return line + (f"\n      ({self.note})" if self.note else "")
+
+
+def _num(value: float) -> str:
+    if value >= 1000:
+        return f"{value:,.0f}"
+    if value >= 100:
+        return f"{value:.0f}"
+    if value >= 10:
+        return f"{value:.1f}"
+    return f"{value:.2f}"
+
+
+def machine() -> str:
+    """The machine a run was measured on, for the report."""
+    return (
+        f"{os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}, "
+        f"SQLite {sqlite3.sqlite_version}, {platform.system()} {platform.release()}"
+    )
+
+
+def print_results(title: str, results: list[Result]) -> None:
+    print(f"\n{title}")
+    for result in results:
+        print(result.render())
+    sys.stdout.flush()
+
+
+def timed(fn: Callable[[], object]) -> float:
+    """Seconds one call of `fn` takes, with the garbage collector settled beforehand."""
+    gc.collect()
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def interleaved(
+    subject: Callable[[], object], baseline: Callable[[], object], rounds: int
+) -> tuple[float, float]:
+    """Median seconds of `subject` and `baseline`, run alternately `rounds` times each, so that
+    drift in the machine (other processes, disk cache, CPU frequency) hits both alike."""
+    a: list[float] = []
+    b: list[float] = []
+    for index in range(rounds):
+        if index % 2:
+            b.append(timed(baseline))
+            a.append(timed(subject))
+        else:
+            a.append(timed(subject))
+            b.append(timed(baseline))
+    return statistics.median(a), statistics.median(b)
+
+
+@contextmanager
+def scratch(name: str) -> Iterator[Path]:
+    """A fresh directory under BENCH_DIR, removed afterwards."""
+    BENCH_DIR.mkdir(parents=True, exist_ok=True)
+    path = Path(tempfile.mkdtemp(prefix=f"{name}-", dir=BENCH_DIR))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def raw_connection(path: Path, durability: str = "full") -> sqlite3.Connection:
+    """A bare sqlite3 connection with the store's pragmas (the raw baseline's connection)."""
+    connection = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+    connection.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    connection.execute("PRAGMA foreign_keys = ON")
+    connection.execute("PRAGMA journal_mode = WAL")
+    connection.execute(f"PRAGMA synchronous = {DURABILITY[durability]}")
+    return connection
+
+
+ENTRY_COLUMNS = "hash, kind, peer_id, entry_id, session_id, canonical_json, registered_at"
+
+
+def entry_row(entry: Any, registered_at: str) -> tuple[object, ...]:
+    """The `entries` row the store writes for a CanonicalEntry."""
+    return (
+        entry.hash,
+        entry.kind,
+        entry.peer_id,
+        entry.id,
+        entry.session_id,
+        entry.canonical.decode(),
+        registered_at,
+    )
+
+
+def camera_body(frame: object, index: int = 0, *, calibration: bool = True) -> dict[str, Any]:
+    """A camera sensor body; `index` changes the calibration so each index is a new version."""
+    body: dict[str, Any] = {
+        "kind": "camera",
+        "type": "rgb",
+        "width": 1280,
+        "height": 720,
+        "frame_rate_hz": 30,
+        "image_encoding": "raw",
+        "pixel_format": "RGB8",
+        "row_stride_bytes": 3840,
+        "color_space": "sRGB",
+        "intrinsics_model": "pinhole",
+        "distortion_model": "plumb_bob",
+        "frame": frame,
+    }
+    if calibration:
+        body["calibration"] = {
+            "fx": 912.0 + index / 1024,
+            "fy": 911.5,
+            "cx": 640.25,
+            "cy": 359.75,
+            "distortion_coefficients": [0.0123, -0.0456, 0.00012, -0.00034, 0.0],
+        }
+    return body
+
+
+def main(run: Callable[[bool], list[Result]], title: str) -> None:
+    """Command-line entry for one benchmark module."""
+    parser = argparse.ArgumentParser(description=title)
+    parser.add_argument("--quick", action="store_true", help="a smaller, faster run")
+    args = parser.parse_args()
+    print(machine())
+    print_results(title, run(args.quick))
