@@ -267,7 +267,7 @@ class Store:
         has_wal = wal.exists()
         last: DBAPIError | None = None
         for immutable in (False, True) if has_wal else (True,):
-            if immutable and wal.stat().st_size > 0:
+            if immutable and has_wal and wal.stat().st_size > 0:
                 # Immutable mode ignores the -wal file: its commits would silently be missing.
                 raise StoreError(
                     f"{self.path}: cannot read its write-ahead log {wal.name} here "
