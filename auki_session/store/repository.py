@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -254,19 +255,21 @@ class Store:
         return engine
 
     def _open_readonly(self) -> Engine:
-        """Open without writing anything, even on read-only media (falling back to SQLite's
-        immutable mode when the WAL index cannot be created there)."""
+        """Open for reading only, even on read-only media (falling back to SQLite's immutable
+        mode when the WAL index cannot be created there)."""
         if not self.root.is_dir():
             raise StoreError(f"{self.root}: storage root does not exist or is not a directory")
         if not self.path.is_file():
             raise StoreError(f"{self.path}: no auki-session database in this storage root")
-        # mode=ro creates -wal and -shm files beside a WAL database that has none, and cannot
-        # remove them on close. With no -wal file the database file holds every commit, so
-        # immutable mode reads the same data and writes nothing.
+        # Immutable mode takes no locks and trusts the file never to change, so a writer that
+        # opens the store meanwhile goes unseen (or reads fail as "malformed"): use it only where
+        # no writer can be, on read-only media. Elsewhere mode=ro (which leaves empty -wal and
+        # -shm files beside a database that had none).
         wal = self.path.with_name(self.path.name + "-wal")
         has_wal = wal.exists()
         last: DBAPIError | None = None
-        for immutable in (False, True) if has_wal else (True,):
+        shared = has_wal or os.access(self.root, os.W_OK)
+        for immutable in (False, True) if shared else (True,):
             if immutable and has_wal and wal.stat().st_size > 0:
                 # Immutable mode ignores the -wal file: its commits would silently be missing.
                 raise StoreError(
