@@ -1,0 +1,111 @@
+"""Readers and writers never wait for each other (WAL): a long read transaction held open as the
+`sqlite3` shell would does not block a writer, and a writer mid-transaction does not block
+readers, who see only what it committed."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from auki_session import FrameDef, Peer
+from auki_session.store.repository import Store
+from auki_session.stores import close_all
+from tests.workers.audit import audit, read_acks
+from tests.workers.processes import REPO, finish, go, spawn, wait_for_line
+
+HOLD_A_TRANSACTION = """
+import sys
+from auki_session import FrameDef, Peer
+peer = Peer("galbot", "holder").with_storage_root(sys.argv[1])
+with peer.transaction():
+    peer.register_frame("held", FrameDef.ros_body())
+    session = peer.start_session()
+    print("inside", flush=True)
+    sys.stdin.readline()
+print(session.session_id, flush=True)
+"""
+
+
+def raw_reader(root: Path) -> sqlite3.Connection:
+    """A plain sqlite3 connection that never waits for a lock (it would fail at once)."""
+    return sqlite3.connect(root / "auki_session.db", timeout=0, isolation_level=None)
+
+
+def count(connection: sqlite3.Connection, table: str) -> int:
+    return int(connection.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+
+
+def test_a_long_read_transaction_does_not_block_a_writer(root: Path, tmp_path: Path) -> None:
+    Peer("galbot", "setup").with_storage_root(root).register_frame("base", FrameDef.ros_body())
+    reader = raw_reader(root)
+    reader.execute("BEGIN")
+    before = count(reader, "entries")
+
+    acks = tmp_path / "acks.jsonl"
+    started = time.monotonic()
+    writer = spawn(root, acks, "--ops", "20", "--transactions", "0.3")
+    finish(writer, timeout=30)
+    elapsed = time.monotonic() - started
+
+    assert count(reader, "entries") == before  # the reader's snapshot is unchanged
+    reader.execute("COMMIT")
+    assert count(reader, "entries") > before
+    reader.close()
+    figures = audit(root, read_acks(acks))
+    print(f"\nreader held a transaction while {figures.acked} registrations took {elapsed:.1f} s")
+
+
+def test_a_writer_mid_transaction_does_not_block_readers(root: Path) -> None:
+    peer = Peer("galbot", "reader").with_storage_root(root)
+    peer.register_frame("base", FrameDef.ros_body())
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_A_TRANSACTION, str(root)],
+        cwd=REPO,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        wait_for_line(holder, "inside")
+        reader = raw_reader(root)
+        reader.execute("BEGIN")
+        assert count(reader, "sessions") == 0
+        assert [r[0] for r in reader.execute("SELECT entry_id FROM heads")] == ["base"]
+        reader.execute("COMMIT")
+
+        seen: list[list[str]] = []
+        thread = threading.Thread(target=lambda: seen.append([e.id for e in peer.frames()]))
+        thread.start()
+        thread.join(timeout=10)
+        assert not thread.is_alive(), "the package's read side waited for the writer"
+        assert seen == [["base"]]
+    finally:
+        go(holder)
+    session_id = finish(holder, timeout=30).split()[-1]
+    assert count(reader, "sessions") == 1
+    assert [s.session_id for s in peer.sessions()] == [session_id]
+    reader.close()
+
+
+def test_a_read_only_store_sees_commits_made_while_it_is_open(root: Path, tmp_path: Path) -> None:
+    Peer("galbot", "setup").with_storage_root(root).register_frame("base", FrameDef.ros_body())
+    close_all()  # the last connection closes: no -wal file is left beside the database
+    readonly = Store(root, readonly=True)
+    try:
+        with readonly.read() as reader:
+            assert reader.count("entries") == 1
+        acks = tmp_path / "acks.jsonl"
+        writer = spawn(root, acks, "--ops", "25", "--wait-for-go")
+        wait_for_line(writer, "ready")
+        go(writer)
+        finish(writer, timeout=30)
+        figures = audit(root, read_acks(acks))
+        with readonly.read() as reader:
+            assert reader.count("entries") == figures.entries
+            assert reader.count("logs") == figures.logs
+    finally:
+        readonly.close()
