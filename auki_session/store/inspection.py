@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, case, func, literal, or_, select, text, union_all
+from sqlalchemy import Engine, Select, case, func, literal, or_, select, text, union_all
+from sqlalchemy.exc import DBAPIError
 
 from ..errors import StoreError
 from ..logfiles import log_dir
@@ -17,7 +18,7 @@ from ..records import Entry, LogInfo
 from ..specs import HeadSpec
 from . import migrate
 from .repository import Reader, Store
-from .sqlite import DB_FILENAME
+from .sqlite import DB_FILENAME, make_engine
 from .tables import clocks, entries, heads, logs, peers, sessions
 
 _T = TypeVar("_T")
@@ -91,18 +92,23 @@ def _fingerprint(path: Path) -> tuple[bool, int, int, int] | None:
 
 
 def read_consistently(root: Path, read: Callable[[Reader], _T], *, require_head: bool) -> _T:
-    """Run `read` in one read transaction of the store at `root`, opened read-only.
+    """Run `read` in one read transaction of the store at `root`, writing nothing there.
 
-    A database with no -wal file is read in SQLite's immutable mode, without locks, so a
-    writer that opens it meanwhile goes unseen: when the file changed during the read, read
-    again. With `require_head`, refuse a database whose schema is older than the code's.
+    A database with a -wal file is opened as `Store(root, readonly=True)` does. One without is
+    idle (no connection has it open) and is read in SQLite's immutable mode, which, unlike
+    mode=ro, leaves no -wal and -shm files behind; immutable mode takes no locks, so when the
+    file changed during the read (a writer opened it meanwhile), read again. With
+    `require_head`, refuse a database whose schema is older than the code's.
     """
     path = root / DB_FILENAME
     for _ in range(3):
         before = _fingerprint(path)
+        idle = before is not None and not before[0]
         store = Store(root, readonly=True)
+        engine = _immutable_engine(store) if idle else store.engine
         try:
-            with store.read() as reader:
+            with engine.connect() as connection, connection.begin():
+                reader = Reader(store, connection)
                 revision = schema_revision(reader)
                 if require_head and revision != migrate.HEAD:
                     raise StoreError(
@@ -112,10 +118,30 @@ def read_consistently(root: Path, read: Callable[[Reader], _T], *, require_head:
                     )
                 result = read(reader)
         finally:
+            engine.dispose()
             store.close()
-        if before is None or before[0] or _fingerprint(path) == before:
+        if not idle or _fingerprint(path) == before:
             return result
     raise StoreError(f"{path}: the database kept changing while it was read; try again")
+
+
+def _immutable_engine(store: Store) -> Engine:
+    """An engine reading the store's file in SQLite's immutable mode, its schema checked."""
+    engine = make_engine(store.path, readonly=True, immutable=True)
+    try:
+        with engine.connect() as connection:
+            revision = migrate.current_revision(connection)
+            connection.rollback()
+        if revision is None:
+            raise StoreError(f"{store.path}: not an auki-session database (no schema version)")
+        migrate.check_known(revision, str(store.path))
+    except DBAPIError as error:
+        engine.dispose()
+        raise StoreError(f"{store.path}: cannot open the store: {error.orig}") from error
+    except BaseException:
+        engine.dispose()
+        raise
+    return engine
 
 
 def _entry(row: Sequence[Any]) -> Entry:
