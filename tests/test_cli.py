@@ -208,9 +208,7 @@ def test_entries_lists_the_current_version_of_each_id(
     assert sensor["hash"] == api.versions["v1"]
 
 
-def test_entries_filter_by_peer_and_kind(
-    api: ApiStore, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_entries_filter_by_peer_and_kind(api: ApiStore, capsys: pytest.CaptureFixture[str]) -> None:
     frames = cli(capsys, "--root", api.root, "--json", "entries", "--kind", "frame").json()
     assert {entry["id"] for entry in frames} == {"base_link", "head/left_optical", "body"}
     spot = cli(capsys, "--root", api.root, "--json", "entries", "--peer", "spot").json()

@@ -225,9 +225,7 @@ def test_verify_finds_an_entry_whose_json_no_longer_matches_its_hash(
 def test_verify_finds_json_that_is_not_canonical(
     api: ApiStore, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    (hash_, text) = next(
-        (row[3], row[4]) for row in stored_rows(api.root) if row[2] == "tags"
-    )
+    (hash_, text) = next((row[3], row[4]) for row in stored_rows(api.root) if row[2] == "tags")
     pretty = json.dumps(json.loads(text), indent=1)
     new_hash = content_hash(pretty.encode())
     tamper(
@@ -268,6 +266,7 @@ def test_verify_finds_a_missing_manifest(api: ApiStore, capsys: pytest.CaptureFi
     manifest.unlink()
     human, value = verify(capsys, api.root)
     assert human.code == 1
+    assert checks(value) == {"manifest"}
     assert f"{manifest}: missing on disk" in human.out
 
 
