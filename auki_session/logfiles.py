@@ -129,8 +129,47 @@ def pending_journals(root: Path) -> list[Path]:
     writes they were killed in (cheap when there are none)."""
     try:
         return sorted(p for p in (root / JOURNAL_DIR).iterdir() if p.suffix in (".json", ".tmp"))
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         return []
+
+
+def _inside(root: Path, relative: object) -> Path | None:
+    """`root / relative` when `relative` is a relative path that stays inside the root."""
+    if not isinstance(relative, str) or not relative:
+        return None
+    path = Path(relative)
+    if path.is_absolute() or ".." in path.parts:
+        return None
+    return root / path
+
+
+def _journal_records(root: Path, journal: Path) -> list[_Written] | None:
+    """A journal's records (None when it is gone). A damaged or forged journal's records that
+    do not name a manifest.json inside the root are skipped: recovery never leaves the root."""
+    try:
+        loaded = json.loads(journal.read_bytes())
+    except FileNotFoundError:
+        return None
+    except (ValueError, RecursionError):
+        return []
+    records: list[_Written] = []
+    for item in loaded if isinstance(loaded, list) else []:
+        if not isinstance(item, dict):
+            continue
+        session_id, resource_id = item.get("session_id"), item.get("resource_id")
+        manifest = _inside(root, item.get("manifest"))
+        listed = item.get("created_dirs")
+        dirs = [_inside(root, d) for d in listed] if isinstance(listed, list) else [None]
+        created = [d for d in dirs if d is not None]
+        if (
+            isinstance(session_id, str)
+            and isinstance(resource_id, str)
+            and manifest is not None
+            and manifest.name == "manifest.json"
+            and len(created) == len(dirs)
+        ):
+            records.append(_Written(session_id, resource_id, manifest, created))
+    return records
 
 
 def recover(root: Path, journal: Path, committed: Callable[[str, str], bool]) -> int:
@@ -138,29 +177,18 @@ def recover(root: Path, journal: Path, committed: Callable[[str, str], bool]) ->
 
     Must run while holding the database's write lock, so no live transaction owns the journal.
     """
-    try:
-        records = json.loads(journal.read_bytes())
-    except FileNotFoundError:
+    records = _journal_records(root, journal)
+    if records is None:
         return 0
-    except ValueError:
-        records = []
     removed = 0
-    for item in records:
-        manifest = root / item["manifest"]
+    for record in records:
         # The temporary file of a manifest write the crash interrupted.
-        for stale in manifest.parent.glob(f".{manifest.name}.*.tmp"):
+        for stale in record.manifest.parent.glob(f".{record.manifest.name}.*.tmp"):
             with contextlib.suppress(FileNotFoundError):
                 stale.unlink()
-        if committed(item["session_id"], item["resource_id"]):
+        if committed(record.session_id, record.resource_id):
             continue
-        _remove(
-            _Written(
-                item["session_id"],
-                item["resource_id"],
-                manifest,
-                [root / p for p in item["created_dirs"]],
-            )
-        )
+        _remove(record)
         removed += 1
     with contextlib.suppress(FileNotFoundError):
         journal.unlink()
