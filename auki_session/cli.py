@@ -9,7 +9,9 @@ old schema; 2: the command could not run).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import sqlite3
 import sys
 from collections.abc import Callable, Sequence
@@ -30,6 +32,7 @@ from .store.sqlite import DB_FILENAME
 PROG = "auki-session"
 DEMO_ROOT = "auki-demo"
 EXIT_OK, EXIT_FOUND, EXIT_ERROR = 0, 1, 2
+EXIT_BROKEN_PIPE = 141  # as a shell reports a process killed by SIGPIPE
 _HEX = frozenset("0123456789abcdef")
 
 
@@ -221,7 +224,8 @@ def _resolve(args: argparse.Namespace, reader: Reader) -> Entry:
         if ref.startswith("{"):
             try:
                 parsed = json.loads(ref)
-                peer_id, entry_id, wanted_hash = parsed["peer_id"], parsed["id"], parsed["hash"]
+                peer_id, entry_id = parsed["peer_id"], parsed["id"]
+                wanted_hash = str(parsed["hash"]).lower()
             except (ValueError, KeyError, TypeError) as error:
                 raise ValueError(
                     f"ref {ref!r} is not a JSON object with peer_id, id and hash"
@@ -229,9 +233,9 @@ def _resolve(args: argparse.Namespace, reader: Reader) -> Entry:
         elif "/" in ref:
             peer_id, _, rest = ref.partition("/")
             entry_id, _, found_hash = rest.rpartition("@") if "@" in rest else (rest, "", "")
-            wanted_hash = found_hash or None
-        elif len(ref) >= 4 and set(ref) <= _HEX:
-            matches = queries.entries_by_hash_prefix(reader, ref)
+            wanted_hash = found_hash.lower() or None
+        elif len(ref) >= 4 and set(ref.lower()) <= _HEX:
+            matches = queries.entries_by_hash_prefix(reader, ref.lower())
             if len(matches) > 1:
                 raise ValueError(f"hash prefix {ref!r} matches more than one entry; give more")
             if matches:
@@ -240,14 +244,10 @@ def _resolve(args: argparse.Namespace, reader: Reader) -> Entry:
         else:
             entry_id = ref
     if wanted_hash is not None:
-        matches = queries.entries_by_hash_prefix(reader, wanted_hash.lower(), limit=1)
-        if (
-            not matches
-            or matches[0].hash != wanted_hash
-            or (peer_id, entry_id) != (matches[0].peer_id, matches[0].id)
-        ):
+        found = reader.entry(wanted_hash)
+        if found is None or (peer_id, entry_id) != (found.peer_id, found.id):
             raise NotFoundError(f"no entry matches {ref!r}")
-        return matches[0]
+        return found
     if entry_id is None:
         raise ValueError("name an entry: a hash, peer/id@hash, a JSON ref, or --id ID")
     kinds = _kinds(args.kind, queries.KINDS)
@@ -661,7 +661,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         result = _run(args)
         _print(args, result)
     except BrokenPipeError:
-        return EXIT_ERROR
+        # The reader went away (`| head`): stay quiet, also when Python flushes at exit.
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
     except DBAPIError as error:
         return _fail(f"{_root(args) / DB_FILENAME}: cannot read the store: {error.orig}")
     except sqlite3.Error as error:
