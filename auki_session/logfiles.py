@@ -117,7 +117,7 @@ class FileChanges:
 
 
 def _remove(record: _Written) -> None:
-    with contextlib.suppress(FileNotFoundError):
+    with contextlib.suppress(FileNotFoundError, NotADirectoryError):
         record.manifest.unlink()
     for directory in reversed(record.created_dirs):
         with contextlib.suppress(FileNotFoundError, OSError):
