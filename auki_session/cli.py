@@ -53,6 +53,8 @@ class Result:
 def _read(
     args: argparse.Namespace, run: Callable[[Reader], Result], *, head: bool = True
 ) -> Result:
+    if args.url is not None:
+        return queries.read_server(_root(args), args.url, run, require_head=head)
     return queries.read_consistently(_root(args), run, require_head=head)
 
 
@@ -115,13 +117,14 @@ def _summary(reader: Reader) -> Result:
     peers = queries.peer_summaries(reader)
     revision = queries.schema_revision(reader)
     path = reader.store.path
-    size = path.stat().st_size
+    on_server = reader.store.url is not None
+    size = 0 if on_server else path.stat().st_size
     wal = path.with_name(path.name + "-wal")
-    wal_size = wal.stat().st_size if wal.exists() else 0
+    wal_size = wal.stat().st_size if not on_server and wal.exists() else 0
     status = "current" if revision == migrate.HEAD else "needs upgrade"
     value = {
         "root": str(reader.store.root),
-        "database": str(path),
+        "database": reader.store.where,
         "size_bytes": size,
         "wal_bytes": wal_size,
         "schema": {"revision": revision, "head": migrate.HEAD, "status": status},
@@ -140,7 +143,7 @@ def _summary(reader: Reader) -> Result:
         ["", ""],
         [
             ("storage root", reader.store.root),
-            ("database", f"{DB_FILENAME}, {size_text}"),
+            ("database", reader.store.where if on_server else f"{DB_FILENAME}, {size_text}"),
             ("schema", schema),
             ("peers", counts.peers),
             ("sessions", counts.sessions),
@@ -373,9 +376,10 @@ def _session_lines(
     return lines
 
 
-def _verify(reader: Reader) -> Result:
+def _verify(args: argparse.Namespace, reader: Reader) -> Result:
     try:
-        report = view.verify(reader)
+        check_files = args.url is None or args.root is not None
+        report = view.verify(reader, check_files=check_files)
     except DBAPIError as error:
         problem = view.Problem("integrity", str(reader.store.path), f"cannot be read: {error.orig}")
         report = view.VerifyReport(0, 0, (problem,), ())
@@ -390,11 +394,13 @@ def _verify(reader: Reader) -> Result:
     lines = [f"warning: {warning}" for warning in report.warnings]
     if report.ok:
         lines += [
-            f"OK  {reader.store.root}",
+            f"OK  {reader.store.root if reader.store.url is None else reader.store.where}",
             f"  {report.entries} entry versions: hashes and canonical JSON match",
-            f"  {report.logs} log manifests: identical on disk, none without a log",
-            "  SQLite integrity_check and foreign_key_check: ok",
         ]
+        if check_files:
+            lines.append(f"  {report.logs} log manifests: identical on disk, none without a log")
+        if reader.store.url is None:
+            lines.append("  SQLite integrity_check and foreign_key_check: ok")
         return Result(value, lines)
     count = len(report.problems)
     lines += [f"{count} problem{'s' if count > 1 else ''} in {reader.store.root}"]
@@ -440,7 +446,7 @@ def _db_check(args: argparse.Namespace) -> Result:
 def _db_upgrade(args: argparse.Namespace) -> Result:
     before = _read(args, _db_current, head=False).value["revision"]
     if before != migrate.HEAD:
-        store = Store(_root(args))
+        store = Store(_root(args), url=args.url)
         try:
             store.engine  # noqa: B018 - opening a writable store brings its schema to head
         finally:
@@ -448,6 +454,50 @@ def _db_upgrade(args: argparse.Namespace) -> Result:
     after = _read(args, _db_current, head=False).value["revision"]
     text = f"upgraded {before} -> {after}" if before != after else f"already at {after}"
     return Result({"from": before, "to": after, "head": migrate.HEAD}, [text])
+
+
+def _uses(args: argparse.Namespace, reader: Reader) -> Result:
+    found = reader.logs_using(args.hash.lower())
+    value = [
+        {
+            "session_id": log.session_id,
+            "peer_id": log.peer_id,
+            "resource_id": log.resource_id,
+            "kind": log.kind,
+            "roles": sorted(
+                role
+                for role, ref in log.manifest.items()
+                if isinstance(ref, dict) and ref.get("hash") == args.hash.lower()
+            ),
+        }
+        for log in found
+    ]
+    lines = view.table(
+        ["session", "peer", "log", "kind", "as"],
+        [
+            (v["session_id"], v["peer_id"], v["resource_id"], v["kind"], ", ".join(v["roles"]))
+            for v in value
+        ],
+    )
+    return Result(value, lines if value else [f"no log uses {args.hash}"])
+
+
+def _push(args: argparse.Namespace) -> Result:
+    from .store.push import push_store
+
+    report = push_store(Path(args.source), args.target)
+    value = {"copied": report.copied, "present": report.present, "problems": report.problems}
+    tables = sorted(set(report.copied) | set(report.present))
+    lines = view.table(
+        ["table", "copied", "already there"],
+        [(t, report.copied.get(t, 0), report.present.get(t, 0)) for t in tables],
+        numeric=(1, 2),
+    )
+    lines += [f"problem: {problem}" for problem in report.problems]
+    if not report.problems:
+        return Result(value, lines)
+    count = len(report.problems)
+    return Result(value, lines, code=EXIT_FOUND, error=f"push refused {count} row(s)")
 
 
 def _demo(args: argparse.Namespace) -> Result:
@@ -524,6 +574,12 @@ def _parser() -> argparse.ArgumentParser:
         help="the storage root (default: the current directory)",
     )
     common.add_argument(
+        "--url",
+        default=argparse.SUPPRESS,
+        help="read a database by SQLAlchemy URL (e.g. a fleet's postgresql+psycopg://...) "
+        "instead of the root's SQLite file",
+    )
+    common.add_argument(
         "--json",
         action="store_true",
         default=argparse.SUPPRESS,
@@ -588,6 +644,14 @@ def _parser() -> argparse.ArgumentParser:
     actions.add_parser(
         "check", help="exit 0 if the schema is current, 1 if it needs upgrading", parents=[common]
     )
+    sub = command("uses", "the logs whose manifests reference an entry version (by hash)")
+    sub.add_argument("hash", metavar="HASH")
+    sub = command(
+        "push",
+        "copy a robot's store into a fleet database (idempotent; safe to rerun or run at once)",
+    )
+    sub.add_argument("source", metavar="ROOT", help="the robot's storage root")
+    sub.add_argument("target", metavar="URL", help="the fleet database's SQLAlchemy URL")
     sub = command("demo", f"register a demo robot into ROOT (default ./{DEMO_ROOT}) and show it")
     sub.add_argument("demo_root", nargs="?", metavar="ROOT")
     return parser
@@ -597,6 +661,8 @@ def _run(args: argparse.Namespace) -> Result:
     command: str = args.command
     if command == "demo":
         return _demo(args)
+    if command == "push":
+        return _push(args)
     if command == "db":
         if args.action == "current":
             return _read(args, _db_current, head=False)
@@ -608,7 +674,7 @@ def _run(args: argparse.Namespace) -> Result:
     if command == "peers":
         return _read(args, _peers)
     if command == "verify":
-        return _read(args, _verify)
+        return _read(args, lambda reader: _verify(args, reader))
     handlers: dict[str, Callable[[argparse.Namespace, Reader], Result]] = {
         "entries": _entries,
         "history": _history,
@@ -616,6 +682,7 @@ def _run(args: argparse.Namespace) -> Result:
         "sessions": _sessions,
         "session": _session,
         "export": _export,
+        "uses": _uses,
     }
     handler = handlers[command]
     return _read(args, lambda reader: handler(args, reader))
@@ -657,6 +724,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # then overwrite a value given before the command.
     args.root = getattr(args, "root", None)
     args.json = getattr(args, "json", False)
+    args.url = getattr(args, "url", None)
     try:
         result = _run(args)
         _print(args, result)

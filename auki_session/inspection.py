@@ -151,22 +151,24 @@ def manifests_on_disk(root: Path) -> Iterator[tuple[str, str, str, Path]]:
                 yield session.name, parts[0], "/".join(parts[1:]), path
 
 
-def verify(reader: Reader) -> VerifyReport:
+def verify(reader: Reader, *, check_files: bool = True) -> VerifyReport:
     """Recompute every hash, check every manifest against the disk, find manifests with no
-    log, and run SQLite's integrity and foreign key checks."""
+    log, and run SQLite's integrity and foreign key checks. Without `check_files` (a fleet
+    database, whose manifests stay on the robots), only the database is checked."""
     problems: list[Problem] = []
     count = 0
     for entry in queries.all_entries(reader):
         count += 1
         problems += entry_problems(entry)
     logs = queries.all_logs(reader)
-    for log in logs:
-        problems += manifest_problems(log)
-    known = {(log.session_id, log.peer_id, log.resource_id) for log in logs}
     root = reader.store.root
-    for session_id, peer_id, resource_id, path in manifests_on_disk(root):
-        if (session_id, peer_id, resource_id) not in known:
-            problems.append(Problem("orphan", str(path), "manifest on disk has no log row"))
+    if check_files:
+        for log in logs:
+            problems += manifest_problems(log)
+        known = {(log.session_id, log.peer_id, log.resource_id) for log in logs}
+        for session_id, peer_id, resource_id, path in manifests_on_disk(root):
+            if (session_id, peer_id, resource_id) not in known:
+                problems.append(Problem("orphan", str(path), "manifest on disk has no log row"))
     problems += [
         Problem("head", "current versions", text) for text in queries.misfiled_heads(reader)
     ]
@@ -178,7 +180,7 @@ def verify(reader: Reader) -> VerifyReport:
         for text in queries.foreign_key_problems(reader)
     ]
     warnings = []
-    journals = pending_journals(root)
+    journals = pending_journals(root) if check_files else []
     if journals:
         warnings.append(
             f"{len(journals)} unfinished transaction journal(s) in {root / JOURNAL_DIR}: a writer "

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy.pool import NullPool
 
-from auki_session import FrameDef, Peer, RegistryRef
+from auki_session import FrameDef, HeadSpec, Peer, RegistryRef, SensorLogSpec
 from auki_session.stores import close_all
 
 TABLES = ("peers", "entries", "heads", "sessions", "clocks", "logs", "log_refs")
@@ -161,3 +161,23 @@ def snapshot(root: Path, url: str | None = None) -> dict[str, Any]:
         else []
     )
     return {"rows": rows, "files": files}
+
+
+def make_robot(root: Path, peer_id: str, frames: int = 3) -> Peer:
+    """A robot store: frames, a camera, a session with a sensor log."""
+    peer = Peer(peer_id, "robot-app").with_storage_root(root)
+    with peer.transaction():
+        for index in range(frames):
+            peer.register_frame(f"link_{index}", FrameDef.ros_body())
+        _, camera = register_camera(peer)
+        session = peer.start_session()
+        session.register_sensor_log(
+            SensorLogSpec(camera, session.monotonic_clock, HeadSpec.fixed(), 10**9, 0)
+        )
+    return peer
+
+
+@pytest.fixture
+def fleet_url(tmp_path: Path, database_url: str | None) -> str:
+    """The fleet database: a SQLite file, or a fresh PostgreSQL schema."""
+    return database_url or f"sqlite:///{tmp_path / 'fleet.db'}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import sqlite3
 import subprocess
@@ -10,34 +11,16 @@ import textwrap
 import time
 from pathlib import Path
 
-import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.pool import NullPool
 
-from auki_session import FrameDef, HeadSpec, Peer, SensorLogSpec
+from auki_session import FrameDef, Peer
 from auki_session.store.push import push_store
 from auki_session.store.repository import Store
-from tests.conftest import register_camera
+from tests.conftest import make_robot
 
 REPO = Path(__file__).resolve().parent.parent
-
-
-def make_robot(root: Path, peer_id: str, frames: int = 3) -> Peer:
-    """A robot store: frames, a camera, a session with a sensor log."""
-    peer = Peer(peer_id, "robot-app").with_storage_root(root)
-    with peer.transaction():
-        for index in range(frames):
-            peer.register_frame(f"link_{index}", FrameDef.ros_body())
-        _, camera = register_camera(peer)
-        session = peer.start_session()
-        session.register_sensor_log(
-            SensorLogSpec(camera, session.monotonic_clock, HeadSpec.fixed(), 10**9, 0)
-        )
-    return peer
-
-
-@pytest.fixture
-def fleet_url(tmp_path: Path, database_url: str | None) -> str:
-    """The fleet database: a SQLite file, or a fresh PostgreSQL schema."""
-    return database_url or f"sqlite:///{tmp_path / 'fleet.db'}"
 
 
 def fleet_rows(url: str, table: str) -> list[tuple[object, ...]]:
@@ -143,21 +126,21 @@ print(sum(report.copied.values()), len(report.problems))
 
 
 def test_an_interrupted_push_resumes_cleanly(tmp_path: Path, fleet_url: str) -> None:
-    make_robot(tmp_path / "a", "robot-a", frames=3000)
+    make_robot(tmp_path / "a", "robot-a", frames=20_000)
     process = subprocess.Popen(
         [sys.executable, "-c", textwrap.dedent(PUSH), str(tmp_path / "a"), fleet_url],
         cwd=REPO,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
+    watcher = create_engine(fleet_url, poolclass=NullPool)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and process.poll() is None:
-        try:
-            if fleet_rows(fleet_url, "entries"):
+        with contextlib.suppress(DBAPIError), watcher.connect() as connection:
+            if connection.execute(text("SELECT count(*) FROM entries")).scalar():
                 break
-        except Exception:  # the schema may not exist yet
-            pass
-        time.sleep(0.005)
+        time.sleep(0.002)
+    watcher.dispose()
     process.send_signal(signal.SIGKILL)
     process.communicate(timeout=30)
     assert process.returncode == -signal.SIGKILL
@@ -167,7 +150,7 @@ def test_an_interrupted_push_resumes_cleanly(tmp_path: Path, fleet_url: str) -> 
     assert report.problems == []
     hashes = [row[1] for row in fleet_rows(fleet_url, "entries")]
     assert sorted(hashes) == sorted(local_hashes(tmp_path / "a"))
-    assert len(fleet_rows(fleet_url, "heads")) == 3002
+    assert len(fleet_rows(fleet_url, "heads")) == 20_002
     assert len(fleet_rows(fleet_url, "log_refs")) == 2
 
 

@@ -125,6 +125,23 @@ def read_consistently(root: Path, read: Callable[[Reader], _T], *, require_head:
     raise StoreError(f"{path}: the database kept changing while it was read; try again")
 
 
+def read_server(root: Path, url: str, read: Callable[[Reader], _T], *, require_head: bool) -> _T:
+    """Run `read` in one read transaction of the database at `url` (a fleet database)."""
+    store = Store(root, url=url, readonly=True)
+    try:
+        with store.engine.connect() as connection, connection.begin():
+            reader = Reader(store, connection)
+            revision = schema_revision(reader)
+            if require_head and revision != migrate.HEAD:
+                raise StoreError(
+                    f"{store.where}: database schema revision {revision!r} is older than this "
+                    f"auki-session's {migrate.HEAD!r}; run `auki-session db upgrade` first"
+                )
+            return read(reader)
+    finally:
+        store.close()
+
+
 def _immutable_engine(store: Store) -> Engine:
     """An engine reading the store's file in SQLite's immutable mode, its schema checked."""
     engine = make_engine(store.path, readonly=True, immutable=True)
@@ -378,13 +395,19 @@ def misfiled_heads(reader: Reader) -> list[str]:
 
 
 def integrity_problems(reader: Reader) -> list[str]:
-    """What SQLite's `PRAGMA integrity_check` reports (nothing when the file is sound)."""
+    """What SQLite's `PRAGMA integrity_check` reports (nothing when the file is sound, and
+    nothing for a server database, which checks its own storage)."""
+    if reader.connection.dialect.name != "sqlite":
+        return []
     rows = [row[0] for row in reader.connection.execute(text("PRAGMA integrity_check"))]
     return [] if rows == ["ok"] else [str(row) for row in rows]
 
 
 def foreign_key_problems(reader: Reader) -> list[str]:
-    """Rows whose foreign keys name a missing parent (`PRAGMA foreign_key_check`)."""
+    """Rows whose foreign keys name a missing parent (`PRAGMA foreign_key_check`; a server
+    database enforces its foreign keys itself)."""
+    if reader.connection.dialect.name != "sqlite":
+        return []
     return [
         f"{table} row {rowid} names a missing {parent} row"
         for table, rowid, parent, _ in reader.connection.execute(text("PRAGMA foreign_key_check"))
