@@ -26,8 +26,7 @@ def parse_detector_body(
     for separate in ("input_types", "output_types"):
         if reader.contains(separate):
             raise InvalidEntryError(
-                f"detector body must not contain {separate!r}: pass it as the "
-                f"{separate} argument"
+                f"detector body must not contain {separate!r}: pass it as the {separate} argument"
             )
     detector_type = reader.choice("type", tuple(_TYPE_FIELDS))
     reader.only(("type", *_TYPE_FIELDS[detector_type]))

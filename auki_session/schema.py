@@ -131,4 +131,3 @@ def check_int(value: object, what: str, low: int, high: int) -> int:
     if not low <= value <= high:
         raise InvalidEntryError(f"{what} must be between {low} and {high}, got {describe(value)}")
     return value
-
