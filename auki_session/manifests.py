@@ -76,6 +76,7 @@ def plan_log(peer_id: str, app_id: str, session_id: str, spec: LogSpec) -> LogPl
         if spec.instance_id is not None:
             fields["instance_id"] = spec.instance_id
     check_resource_path(resource_id)
+    check_peer_path(peer_id)
     manifest = {
         "source_peer_id": peer_id,
         "writer_peer_id": peer_id,
@@ -99,3 +100,12 @@ def check_resource_path(resource_id: str) -> None:
                 f"resource id {resource_id!r} cannot be a directory name: each '/'-separated "
                 f"part must be at most {_NAME_MAX_BYTES} bytes and contain no NUL"
             )
+
+
+def check_peer_path(peer_id: str) -> None:
+    """Refuse a peer id that cannot name the directory of its logs (one path segment)."""
+    if "\0" in peer_id or len(peer_id.encode("utf-8", "surrogatepass")) > _NAME_MAX_BYTES:
+        raise InvalidIdError(
+            f"peer id {peer_id!r} cannot be a directory name for its logs: it must be at most "
+            f"{_NAME_MAX_BYTES} bytes and contain no NUL"
+        )
