@@ -161,7 +161,7 @@ class Peer:
         if not isinstance(session_id, str):
             raise ArgumentTypeError(f"session_id must be a str, got {type(session_id).__name__}")
         store = self._store()
-        with store.read() as reader:
+        with store.lookup() as reader:
             info = reader.session(session_id)
         if info is None or info.peer_id != self._peer_id:
             raise NotFoundError(f"peer {self._peer_id!r} has no session {session_id!r}")
@@ -175,14 +175,14 @@ class Peer:
 
     def sessions(self) -> list[SessionInfo]:
         """This peer's sessions, oldest first."""
-        with self._store().read() as reader:
+        with self._store().lookup() as reader:
             return reader.sessions(self._peer_id)
 
     def entries(self, kind: str | None = None) -> list[Entry]:
         """The current version of each of this peer's frames, sensors and detectors."""
         if kind is not None:
             _check_kind(kind, registry_only=True)
-        with self._store().read() as reader:
+        with self._store().lookup() as reader:
             return reader.current_entries(self._peer_id, kind)
 
     def frames(self) -> list[Entry]:
@@ -200,7 +200,7 @@ class Peer:
     def current(self, kind: str, entry_id: str) -> Entry:
         """The current version of one frame, sensor or detector id."""
         _check_kind(kind, registry_only=True)
-        with self._store().read() as reader:
+        with self._store().lookup() as reader:
             found = reader.current(self._peer_id, kind, entry_id)
         if found is None:
             raise NotFoundError(f"peer {self._peer_id!r} has no {kind} {entry_id!r}")
@@ -209,7 +209,7 @@ class Peer:
     def history(self, kind: str, entry_id: str) -> list[Entry]:
         """Every distinct version of an id, in the order first registered."""
         _check_kind(kind)
-        with self._store().read() as reader:
+        with self._store().lookup() as reader:
             return reader.history(self._peer_id, kind, entry_id)
 
     def entry(self, ref: object) -> Entry:
@@ -219,7 +219,7 @@ class Peer:
         else:
             wanted = as_registry_ref(ref, "ref")
             wanted_hash = wanted.hash
-        with self._store().read() as reader:
+        with self._store().lookup() as reader:
             found = reader.entry(wanted_hash)
         if found is None or (
             wanted is not None and (found.peer_id, found.id) != (wanted.peer_id, wanted.id)

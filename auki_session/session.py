@@ -140,12 +140,12 @@ class Session:
 
     def clocks(self) -> list[Entry]:
         """The current version of each of this session's clocks."""
-        with self._store.read() as reader:
+        with self._store.lookup() as reader:
             return reader.session_clocks(self._session_id)
 
     def logs(self) -> list[LogInfo]:
         """This session's logs, with manifests and head specs, in registration order."""
-        with self._store.read() as reader:
+        with self._store.lookup() as reader:
             return reader.session_logs(self._session_id)
 
     def log(self, resource_id: str) -> LogInfo:

@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Table, text
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Dialect
 
 # pg_advisory_xact_lock key for schema migrations ("auki" in ASCII).
 _MIGRATION_LOCK_KEY = 0x61756B69
@@ -13,7 +14,12 @@ _MIGRATION_LOCK_KEY = 0x61756B69
 
 def insert(connection: Connection, table: Table) -> Any:
     """An INSERT supporting ON CONFLICT for the connection's dialect."""
-    if connection.dialect.name == "postgresql":
+    return insert_for(connection.dialect, table)
+
+
+def insert_for(dialect: Dialect, table: Table) -> Any:
+    """An INSERT supporting ON CONFLICT for `dialect`."""
+    if dialect.name == "postgresql":
         return postgresql.insert(table)
     return sqlite.insert(table)
 

@@ -1,0 +1,142 @@
+"""Core statements compiled once per dialect and run on the DB-API connection (SPEC section 6).
+
+Building and executing a statement through SQLAlchemy costs tens of microseconds, more than
+SQLite takes to run it. The store's hot paths therefore declare each statement once with Core
+(so every dialect gets its own spelling), compile it once per dialect, and execute the SQL text
+on the DB-API connection of the SQLAlchemy connection that holds the transaction. A dialect whose
+compiled statement needs bind processing gets the plain SQLAlchemy execution instead.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from sqlalchemy import Connection
+from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.sql import Executable
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.elements import ClauseElement
+
+
+class Statement:
+    """A Core statement built per dialect, taking its parameters in the declared order."""
+
+    __slots__ = ("build", "name", "params")
+
+    def __init__(
+        self, name: str, params: tuple[str, ...], build: Callable[[Dialect], Executable]
+    ) -> None:
+        self.name = name
+        self.params = params
+        self.build = build
+
+
+class Compiled:
+    """A statement compiled for one dialect: SQL text and how to lay out its parameters."""
+
+    __slots__ = ("core", "layout", "order", "raw", "sql")
+
+    def __init__(self, statement: Statement, dialect: Dialect) -> None:
+        core = statement.build(dialect)
+        assert isinstance(core, ClauseElement)
+        compiled = core.compile(dialect=dialect)
+        assert isinstance(compiled, SQLCompiler)
+        self.core = core
+        self.sql = compiled.string
+        # Bind processors (type conversions) and post-compile parameters (expanding IN) are
+        # SQLAlchemy's work at execution time; such statements go through SQLAlchemy.
+        self.raw = not compiled._bind_processors and not compiled.post_compile_params
+        names = compiled.positiontup if compiled.positional else None
+        self.layout: str
+        self.order: tuple[int, ...] | tuple[str, ...]
+        if names is None:
+            self.layout, self.order = "mapping", statement.params
+        elif tuple(names) == statement.params:
+            self.layout, self.order = "as_declared", ()
+        else:
+            self.layout = "positional"
+            self.order = tuple(statement.params.index(name) for name in names)
+
+    def arguments(self, values: Sequence[Any]) -> Sequence[Any] | dict[str, Any]:
+        """The DB-API parameters for `values` given in the statement's declared order."""
+        if self.layout == "as_declared":
+            return values
+        if self.layout == "positional":
+            return tuple(values[index] for index in self.order)  # type: ignore[index]
+        return dict(zip(self.order, values, strict=True))  # type: ignore[arg-type]
+
+
+_compiled: dict[tuple[str, tuple[object, ...]], Compiled] = {}
+_lock = threading.Lock()
+
+
+def _dialect_key(dialect: Dialect) -> tuple[object, ...]:
+    return (
+        dialect.name,
+        dialect.driver,
+        dialect.paramstyle,
+        getattr(dialect, "server_version_info", None),
+    )
+
+
+def compiled(statement: Statement, dialect: Dialect) -> Compiled:
+    """The statement compiled for `dialect`, compiling it on first use in this process."""
+    key = (statement.name, _dialect_key(dialect))
+    found = _compiled.get(key)
+    if found is None:
+        with _lock:
+            found = _compiled.get(key)
+            if found is None:
+                found = _compiled[key] = Compiled(statement, dialect)
+    return found
+
+
+class Runner:
+    """Runs prepared statements on the DB-API connection of a SQLAlchemy connection, inside
+    whatever transaction that connection holds."""
+
+    __slots__ = ("_cursor", "connection", "dbapi_connection", "dialect")
+
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+        self.dialect = connection.dialect
+        self.dbapi_connection: Any = connection.connection.dbapi_connection
+        self._cursor: Any = None
+
+    def execute(self, statement: Statement, values: Sequence[Any] = ()) -> Any:
+        """Execute; returns something with DB-API `fetchone()` / `fetchall()`. Database errors
+        are raised as SQLAlchemy raises them (DBAPIError subclasses wrapping the driver's)."""
+        prepared = compiled(statement, self.dialect)
+        if not prepared.raw:
+            return self.connection.execute(
+                prepared.core, dict(zip(statement.params, values, strict=True))
+            )
+        cursor = self._cursor
+        if cursor is None:
+            cursor = self._cursor = self.dbapi_connection.cursor()
+        arguments = prepared.arguments(values)
+        try:
+            cursor.execute(prepared.sql, arguments)
+        except self.dialect.loaded_dbapi.Error as error:
+            raise DBAPIError.instance(
+                prepared.sql, arguments, error, self.dialect.loaded_dbapi.Error
+            ) from error
+        return cursor
+
+    def one(self, statement: Statement, values: Sequence[Any] = ()) -> Any:
+        """The first row of a query, or None."""
+        return self.execute(statement, values).fetchone()
+
+    def all(self, statement: Statement, values: Sequence[Any] = ()) -> list[Any]:
+        """Every row of a query."""
+        rows: list[Any] = self.execute(statement, values).fetchall()
+        return rows
+
+    def close(self) -> None:
+        """Close the cursor (the connection stays open)."""
+        if self._cursor is not None:
+            self._cursor.close()
+            self._cursor = None
