@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import Connection, Table, text
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Dialect
 
 # pg_advisory_xact_lock key for schema migrations ("auki" in ASCII).
@@ -20,6 +20,9 @@ def insert(connection: Connection, table: Table) -> Any:
 def insert_for(dialect: Dialect, table: Table) -> Any:
     """An INSERT supporting ON CONFLICT for `dialect`."""
     if dialect.name == "postgresql":
+        # Imported here: the PostgreSQL dialect costs SQLite-only processes 20 ms at start-up.
+        from sqlalchemy.dialects import postgresql
+
         return postgresql.insert(table)
     return sqlite.insert(table)
 
