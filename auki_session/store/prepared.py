@@ -37,7 +37,7 @@ class Statement:
 class Compiled:
     """A statement compiled for one dialect: SQL text and how to lay out its parameters."""
 
-    __slots__ = ("core", "layout", "order", "raw", "sql")
+    __slots__ = ("as_declared", "core", "layout", "order", "raw", "sql")
 
     def __init__(self, statement: Statement, dialect: Dialect) -> None:
         core = statement.build(dialect)
@@ -59,6 +59,7 @@ class Compiled:
         else:
             self.layout = "positional"
             self.order = tuple(statement.params.index(name) for name in names)
+        self.as_declared = self.layout == "as_declared"
 
     def arguments(self, values: Sequence[Any]) -> Sequence[Any] | dict[str, Any]:
         """The DB-API parameters for `values` given in the statement's declared order."""
@@ -69,28 +70,34 @@ class Compiled:
         return dict(zip(self.order, values, strict=True))  # type: ignore[arg-type]
 
 
-_compiled: dict[tuple[str, tuple[object, ...]], Compiled] = {}
+_compiled: dict[tuple[object, ...], dict[Statement, Compiled]] = {}
+"""Per dialect (name, driver, paramstyle, server version): each statement compiled for it."""
 _lock = threading.Lock()
 
 
-def _dialect_key(dialect: Dialect) -> tuple[object, ...]:
-    return (
+def compiled_for(dialect: Dialect) -> dict[Statement, Compiled]:
+    """The statements compiled for `dialect` so far in this process (see `compile_into`)."""
+    key = (
         dialect.name,
         dialect.driver,
         dialect.paramstyle,
         getattr(dialect, "server_version_info", None),
     )
-
-
-def compiled(statement: Statement, dialect: Dialect) -> Compiled:
-    """The statement compiled for `dialect`, compiling it on first use in this process."""
-    key = (statement.name, _dialect_key(dialect))
     found = _compiled.get(key)
     if found is None:
         with _lock:
-            found = _compiled.get(key)
-            if found is None:
-                found = _compiled[key] = Compiled(statement, dialect)
+            found = _compiled.setdefault(key, {})
+    return found
+
+
+def compile_into(
+    cache: dict[Statement, Compiled], statement: Statement, dialect: Dialect
+) -> Compiled:
+    """Compile `statement` for `dialect` into `cache` (its first use in this process)."""
+    with _lock:
+        found = cache.get(statement)
+        if found is None:
+            found = cache[statement] = Compiled(statement, dialect)
     return found
 
 
@@ -98,18 +105,21 @@ class Runner:
     """Runs prepared statements on the DB-API connection of a SQLAlchemy connection, inside
     whatever transaction that connection holds."""
 
-    __slots__ = ("_cursor", "connection", "dbapi_connection", "dialect")
+    __slots__ = ("_compiled", "_cursor", "connection", "dbapi_connection", "dialect")
 
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
         self.dialect = connection.dialect
         self.dbapi_connection: Any = connection.connection.dbapi_connection
+        self._compiled = compiled_for(self.dialect)
         self._cursor: Any = None
 
     def execute(self, statement: Statement, values: Sequence[Any] = ()) -> Any:
         """Execute; returns something with DB-API `fetchone()` / `fetchall()`. Database errors
         are raised as SQLAlchemy raises them (DBAPIError subclasses wrapping the driver's)."""
-        prepared = compiled(statement, self.dialect)
+        prepared = self._compiled.get(statement)
+        if prepared is None:
+            prepared = compile_into(self._compiled, statement, self.dialect)
         if not prepared.raw:
             return self.connection.execute(
                 prepared.core, dict(zip(statement.params, values, strict=True))
@@ -117,7 +127,7 @@ class Runner:
         cursor = self._cursor
         if cursor is None:
             cursor = self._cursor = self.dbapi_connection.cursor()
-        arguments = prepared.arguments(values)
+        arguments = values if prepared.as_declared else prepared.arguments(values)
         try:
             cursor.execute(prepared.sql, arguments)
         except self.dialect.loaded_dbapi.Error as error:
