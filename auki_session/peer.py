@@ -116,8 +116,7 @@ class Peer:
         return store_for(self._storage_root, self._durability, self._storage_url)
 
     def _put(self, entry: CanonicalEntry) -> RegistryRef:
-        with self._store().write() as writer:
-            return writer.put_entry(entry)
+        return self._store().put(entry)
 
     def register_frame(self, frame_id: str, frame: object) -> RegistryRef:
         """Register (a version of) a coordinate frame; `frame` is a FrameDef."""

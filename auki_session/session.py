@@ -108,9 +108,7 @@ class Session:
 
     def register_clock(self, clock_id: str, body: object) -> RegistryRef:
         """Register a session-scoped clock (the id is used verbatim)."""
-        entry = clock_entry(self.peer_id, self._session_id, clock_id, body)
-        with self._store.write() as writer:
-            return writer.put_entry(entry)
+        return self._store.put(clock_entry(self.peer_id, self._session_id, clock_id, body))
 
     def _register_log(self, spec: LogSpec, handle: type[_Handle]) -> _Handle:
         plan = plan_log(self.peer_id, self._app_id, self._session_id, spec)

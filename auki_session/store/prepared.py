@@ -136,6 +136,28 @@ class Runner:
             ) from error
         return cursor
 
+    def many(self, statement: Statement, rows: Sequence[Sequence[Any]]) -> None:
+        """Execute once per row of values (DB-API executemany)."""
+        prepared = self._compiled.get(statement)
+        if prepared is None:
+            prepared = compile_into(self._compiled, statement, self.dialect)
+        if not prepared.raw:
+            names = statement.params
+            self.connection.execute(
+                prepared.core, [dict(zip(names, row, strict=True)) for row in rows]
+            )
+            return
+        cursor = self._cursor
+        if cursor is None:
+            cursor = self._cursor = self.dbapi_connection.cursor()
+        arguments = rows if prepared.as_declared else [prepared.arguments(row) for row in rows]
+        try:
+            cursor.executemany(prepared.sql, arguments)
+        except self.dialect.loaded_dbapi.Error as error:
+            raise DBAPIError.instance(
+                prepared.sql, arguments, error, self.dialect.loaded_dbapi.Error
+            ) from error
+
     def one(self, statement: Statement, values: Sequence[Any] = ()) -> Any:
         """The first row of a query, or None."""
         return self.execute(statement, values).fetchone()

@@ -173,6 +173,8 @@ class Writer:
         self.files = files
         self.run = Runner(connection)
         self.peers_added: set[str] = set()
+        self.failed: BaseException | None = None
+        self._staged: list[tuple[tuple[Any, ...], Statement, tuple[Any, ...]]] = []
 
     def ensure_peer(self, peer_id: str) -> None:
         """Record the peer the first time it writes anything."""
@@ -183,6 +185,7 @@ class Writer:
 
     def require(self, owner: str, role: str, kind: EntryKind, ref: RegistryRef) -> None:
         """Refuse a ref to this peer's own entry that does not name a registered version."""
+        self.flush()
         if self.run.one(_REGISTERED, (ref.hash, kind, ref.peer_id, ref.id)) is None:
             raise UnresolvedRefError(
                 f"{owner}: {role} {ref!r} does not match any registered {kind} of peer "
@@ -194,6 +197,7 @@ class Writer:
         (the version is already stored, and the head upsert changes only a different hash)."""
         for kind, ref in entry.depends_on:
             self.require(f"{entry.kind} {entry.id!r}", kind, kind, ref)
+        self.flush()
         self.ensure_peer(entry.peer_id)
         now = utc_now()
         run = self.run.execute
@@ -215,13 +219,59 @@ class Writer:
             run(_UPSERT_HEAD, (entry.peer_id, entry.kind, entry.id, entry.hash, now))
         return entry.ref
 
+    def stage_entry(self, entry: CanonicalEntry) -> RegistryRef:
+        """put_entry inside a transaction: check the version now, write it with the
+        transaction's next statement or at its commit, many registrations in one executemany.
+        A failed check writes nothing, so no savepoint is needed."""
+        for kind, ref in entry.depends_on:
+            self.require(f"{entry.kind} {entry.id!r}", kind, kind, ref)
+        self.ensure_peer(entry.peer_id)
+        now = utc_now()
+        row = (
+            entry.hash,
+            entry.kind,
+            entry.peer_id,
+            entry.id,
+            entry.session_id,
+            entry.canonical.decode("utf-8"),
+            now,
+        )
+        if entry.kind == "clock":
+            self._staged.append((row, _UPSERT_CLOCK, (entry.session_id, entry.id, entry.hash, now)))
+        else:
+            head = (entry.peer_id, entry.kind, entry.id, entry.hash, now)
+            self._staged.append((row, _UPSERT_HEAD, head))
+        return entry.ref
+
+    def flush(self) -> None:
+        """Write the staged versions (in order: the last registration of an id is current).
+        If that fails, the transaction can no longer commit."""
+        staged = self._staged
+        if not staged:
+            return
+        self._staged = []
+        try:
+            self.run.many(_INSERT_ENTRY, [row for row, _, _ in staged])
+            for statement in (_UPSERT_HEAD, _UPSERT_CLOCK):
+                heads = [head for _, upsert, head in staged if upsert is statement]
+                if heads:
+                    self.run.many(statement, heads)
+        except DBAPIError as error:
+            self.failed = error
+            raise StoreError(f"{self.store.where}: cannot write: {error.orig}") from error
+        except BaseException as error:
+            self.failed = error
+            raise
+
     def create_session(self, session_id: str, peer_id: str, app_id: str) -> None:
         """Record a new session."""
+        self.flush()
         self.ensure_peer(peer_id)
         self.run.execute(_INSERT_SESSION, (session_id, peer_id, app_id, utc_now()))
 
     def add_log(self, session_id: str, peer_id: str, plan: LogPlan) -> Path:
         """Record a log and write its manifest; returns the log directory."""
+        self.flush()
         owner = f"{plan.kind} log {plan.resource_id!r}"
         for use in plan.uses:
             if use.ref.peer_id == peer_id:
@@ -262,6 +312,7 @@ class _Savepoint:
 
     def __enter__(self) -> Writer:
         writer = self.writer
+        writer.flush()  # staged rows belong to the enclosing transaction, not this savepoint
         self.mark = writer.files.mark()
         writer.run.execute(_SAVEPOINT)
         return writer
@@ -436,6 +487,15 @@ class Store:
         """Whether this thread has a write transaction open on this store."""
         return getattr(self._local, "writer", None) is not None
 
+    def put(self, entry: CanonicalEntry) -> RegistryRef:
+        """Register one version: in a transaction of its own, or staged in this thread's open
+        transaction (see Writer.stage_entry)."""
+        outer: Writer | None = getattr(self._local, "writer", None)
+        if outer is not None:
+            return outer.stage_entry(entry)
+        with self._transaction() as writer:
+            return writer.put_entry(entry)
+
     def write(self) -> AbstractContextManager[Writer]:
         """A write transaction (BEGIN IMMEDIATE); inside an open one, a savepoint of it."""
         outer: Writer | None = getattr(self._local, "writer", None)
@@ -462,6 +522,12 @@ class Store:
             self._local.writer = writer
             try:
                 yield writer
+                if writer.failed is not None:
+                    raise StoreError(
+                        f"{self.where}: not committed: a write of this transaction failed "
+                        f"({writer.failed})"
+                    ) from writer.failed
+                writer.flush()
             except BaseException:
                 transaction.rollback()
                 files.undo()
@@ -491,6 +557,7 @@ class Store:
         that must see one snapshot."""
         writer: Writer | None = getattr(self._local, "writer", None)
         if writer is not None:
+            writer.flush()
             yield Reader(self, writer.connection, writer.run)
             return
         with self.engine.connect() as connection, connection.begin():
@@ -503,6 +570,7 @@ class Store:
         that transaction's connection."""
         writer: Writer | None = getattr(self._local, "writer", None)
         if writer is not None:
+            writer.flush()
             yield Reader(self, writer.connection, writer.run)
             return
         with self.engine.connect() as connection:
