@@ -28,6 +28,8 @@ class RegistryRef:
     hash: str
 
     def __post_init__(self) -> None:
+        if type(self.peer_id) is str and type(self.id) is str and type(self.hash) is str:
+            return  # the common case, checked at once: every registration returns a ref
         for field in ("peer_id", "id", "hash"):
             _require_str("RegistryRef", field, getattr(self, field))
 

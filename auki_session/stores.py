@@ -19,6 +19,9 @@ _lock = threading.Lock()
 def store_for(root: str, durability: Durability, url: str | None = None) -> Store:
     """The process's Store for this root (resolved to an absolute path), durability and
     database URL (None: the SQLite file in the root)."""
+    store = _by_argument.get((root, durability, url, ""))  # an absolute root seen before
+    if store is not None:
+        return store
     argument = (root, durability, url, "" if os.path.isabs(root) else os.getcwd())
     store = _by_argument.get(argument)
     if store is not None:
