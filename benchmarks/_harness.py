@@ -132,6 +132,16 @@ def interleaved(
     return statistics.median(a), statistics.median(b)
 
 
+def interleaved_all(fns: list[Callable[[], object]], rounds: int) -> list[float]:
+    """Median seconds of each function, all run once per round in a rotating order."""
+    samples: list[list[float]] = [[] for _ in fns]
+    for index in range(rounds):
+        for offset in range(len(fns)):
+            which = (index + offset) % len(fns)
+            samples[which].append(timed(fns[which]))
+    return [statistics.median(values) for values in samples]
+
+
 @contextmanager
 def scratch(name: str) -> Iterator[Path]:
     """A fresh directory under BENCH_DIR, removed afterwards."""
