@@ -17,7 +17,7 @@ from ..logfiles import log_dir
 from ..records import Entry, LogInfo
 from ..specs import HeadSpec
 from . import migrate
-from .repository import Reader, Store
+from .repository import ENTRY_COLUMNS, Reader, Store, entry_record
 from .sqlite import DB_FILENAME, make_engine
 from .tables import clocks, entries, heads, logs, peers, sessions
 
@@ -26,15 +26,6 @@ _T = TypeVar("_T")
 REGISTRY_KINDS = ("frame", "sensor", "detector")
 KINDS = (*REGISTRY_KINDS, "clock")
 
-_ENTRY_COLUMNS = (
-    entries.c.kind,
-    entries.c.peer_id,
-    entries.c.entry_id,
-    entries.c.hash,
-    entries.c.session_id,
-    entries.c.canonical_json,
-    entries.c.registered_at,
-)
 _KIND_ORDER = case({kind: index for index, kind in enumerate(KINDS)}, value=entries.c.kind)
 
 
@@ -161,10 +152,6 @@ def _immutable_engine(store: Store) -> Engine:
     return engine
 
 
-def _entry(row: Sequence[Any]) -> Entry:
-    return Entry(*row)
-
-
 def _count(reader: Reader, query: Select[Any]) -> int:
     return int(reader.connection.execute(query).scalar_one())
 
@@ -242,12 +229,12 @@ def current_entries(
     registry_kinds = [kind for kind in kinds if kind in REGISTRY_KINDS]
     if registry_kinds and session_id is None:
         parts.append(
-            select(*_ENTRY_COLUMNS)
+            select(*ENTRY_COLUMNS)
             .join(heads, heads.c.hash == entries.c.hash)
             .where(heads.c.kind.in_(registry_kinds))
         )
     if "clock" in kinds:
-        query = select(*_ENTRY_COLUMNS).join(clocks, clocks.c.hash == entries.c.hash)
+        query = select(*ENTRY_COLUMNS).join(clocks, clocks.c.hash == entries.c.hash)
         if session_id is not None:
             query = query.where(clocks.c.session_id == session_id)
         parts.append(query)
@@ -259,7 +246,7 @@ def current_entries(
         query = query.where(found.c.peer_id == peer_id)
     order = case({kind: index for index, kind in enumerate(KINDS)}, value=found.c.kind)
     query = query.order_by(found.c.peer_id, order, found.c.session_id, found.c.entry_id)
-    return [_entry(row) for row in reader.connection.execute(query)]
+    return [entry_record(row) for row in reader.connection.execute(query)]
 
 
 def history(
@@ -271,7 +258,7 @@ def history(
 ) -> list[Entry]:
     """Every stored version, grouped by peer, kind and id, each id's in the order first
     registered."""
-    query = select(*_ENTRY_COLUMNS).where(entries.c.kind.in_(list(kinds)))
+    query = select(*ENTRY_COLUMNS).where(entries.c.kind.in_(list(kinds)))
     if peer_id is not None:
         query = query.where(entries.c.peer_id == peer_id)
     if entry_id is not None:
@@ -279,7 +266,7 @@ def history(
     query = query.order_by(
         entries.c.peer_id, _KIND_ORDER, entries.c.session_id, entries.c.entry_id, entries.c.id
     )
-    return [_entry(row) for row in reader.connection.execute(query)]
+    return [entry_record(row) for row in reader.connection.execute(query)]
 
 
 def current_hashes(reader: Reader) -> set[str]:
@@ -291,18 +278,18 @@ def current_hashes(reader: Reader) -> set[str]:
 def entries_by_hash_prefix(reader: Reader, prefix: str, limit: int = 2) -> list[Entry]:
     """Versions whose hash starts with `prefix` (lowercase hex), at most `limit`."""
     query = (
-        select(*_ENTRY_COLUMNS)
+        select(*ENTRY_COLUMNS)
         .where(entries.c.hash >= prefix, entries.c.hash < prefix + "g")
         .order_by(entries.c.hash)
         .limit(limit)
     )
-    return [_entry(row) for row in reader.connection.execute(query)]
+    return [entry_record(row) for row in reader.connection.execute(query)]
 
 
 def all_entries(reader: Reader) -> Iterator[Entry]:
     """Every stored version, in the order stored."""
-    for row in reader.connection.execute(select(*_ENTRY_COLUMNS).order_by(entries.c.id)):
-        yield _entry(row)
+    for row in reader.connection.execute(select(*ENTRY_COLUMNS).order_by(entries.c.id)):
+        yield entry_record(row)
 
 
 def session_summaries(reader: Reader, peer_id: str | None = None) -> list[SessionSummary]:

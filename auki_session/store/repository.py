@@ -34,7 +34,7 @@ from .prepared import Runner, Statement
 from .sqlite import DB_FILENAME, WRITE_OPTION, Durability, make_engine
 from .tables import clocks, entries, heads, log_refs, logs, peers, sessions
 
-_ENTRY_COLUMNS = (
+ENTRY_COLUMNS = (
     entries.c.kind,
     entries.c.peer_id,
     entries.c.entry_id,
@@ -69,7 +69,7 @@ def utc_now() -> str:
 _second_prefix: dict[int, str] = {}
 
 
-def _entry(row: Sequence[Any]) -> Entry:
+def entry_record(row: Sequence[Any]) -> Entry:
     return Entry(*row)
 
 
@@ -591,7 +591,7 @@ _SESSION_COLUMNS = (
 
 def _current_entries(by_kind: bool) -> Select[Any]:
     query = (
-        select(*_ENTRY_COLUMNS)
+        select(*ENTRY_COLUMNS)
         .join(heads, heads.c.hash == entries.c.hash)
         .where(heads.c.peer_id == bindparam("peer_id"))
         .order_by(heads.c.kind, heads.c.entry_id)
@@ -601,7 +601,7 @@ def _current_entries(by_kind: bool) -> Select[Any]:
 
 def _history(in_session: bool) -> Select[Any]:
     query = (
-        select(*_ENTRY_COLUMNS)
+        select(*ENTRY_COLUMNS)
         .where(*(entries.c[name] == bindparam(name) for name in ("peer_id", "kind", "entry_id")))
         .order_by(entries.c.id)
     )
@@ -625,13 +625,13 @@ _CURRENT = Statement(
     "current",
     ("peer_id", "kind", "entry_id"),
     lambda _: (
-        select(*_ENTRY_COLUMNS)
+        select(*ENTRY_COLUMNS)
         .join(heads, heads.c.hash == entries.c.hash)
         .where(*(heads.c[name] == bindparam(name) for name in ("peer_id", "kind", "entry_id")))
     ),
 )
 _ENTRY = Statement(
-    "entry", ("hash",), lambda _: select(*_ENTRY_COLUMNS).where(entries.c.hash == bindparam("hash"))
+    "entry", ("hash",), lambda _: select(*ENTRY_COLUMNS).where(entries.c.hash == bindparam("hash"))
 )
 _HISTORY = Statement("history", ("peer_id", "kind", "entry_id"), lambda _: _history(False))
 _SESSION_HISTORY = Statement(
@@ -658,7 +658,7 @@ _SESSION_CLOCKS = Statement(
     "session_clocks",
     ("session_id",),
     lambda _: (
-        select(*_ENTRY_COLUMNS)
+        select(*ENTRY_COLUMNS)
         .join(clocks, clocks.c.hash == entries.c.hash)
         .where(clocks.c.session_id == bindparam("session_id"))
         .order_by(entries.c.id)
@@ -693,17 +693,17 @@ class Reader:
             rows = self.run.all(_CURRENT_ENTRIES, (peer_id,))
         else:
             rows = self.run.all(_CURRENT_ENTRIES_OF_KIND, (peer_id, kind))
-        return [_entry(row) for row in rows]
+        return [entry_record(row) for row in rows]
 
     def current(self, peer_id: str, kind: str, entry_id: str) -> Entry | None:
         """The current version of one id, if it was ever registered."""
         row = self.run.one(_CURRENT, (peer_id, kind, entry_id))
-        return None if row is None else _entry(row)
+        return None if row is None else entry_record(row)
 
     def entry(self, entry_hash: str) -> Entry | None:
         """The version with this hash, if stored."""
         row = self.run.one(_ENTRY, (entry_hash,))
-        return None if row is None else _entry(row)
+        return None if row is None else entry_record(row)
 
     def history(
         self, peer_id: str, kind: str, entry_id: str, session_id: str | None = None
@@ -713,7 +713,7 @@ class Reader:
             rows = self.run.all(_HISTORY, (peer_id, kind, entry_id))
         else:
             rows = self.run.all(_SESSION_HISTORY, (peer_id, kind, entry_id, session_id))
-        return [_entry(row) for row in rows]
+        return [entry_record(row) for row in rows]
 
     def sessions(self, peer_id: str | None = None) -> list[SessionInfo]:
         """Sessions, oldest first (ULIDs sort by time)."""
@@ -730,7 +730,7 @@ class Reader:
 
     def session_clocks(self, session_id: str) -> list[Entry]:
         """The current version of each of a session's clocks."""
-        return [_entry(row) for row in self.run.all(_SESSION_CLOCKS, (session_id,))]
+        return [entry_record(row) for row in self.run.all(_SESSION_CLOCKS, (session_id,))]
 
     def session_logs(self, session_id: str) -> list[LogInfo]:
         """A session's logs, in the order registered."""
