@@ -24,7 +24,7 @@ from sqlalchemy.sql.elements import (
 
 from ..entries import CanonicalEntry, EntryKind
 from ..errors import DuplicateLogError, StoreError, UnresolvedRefError
-from ..logfiles import FileChanges, pending_journals, recover
+from ..logfiles import FileChanges, log_dir, pending_journals, recover
 from ..manifests import LogPlan
 from ..records import Entry, LogInfo, SessionInfo
 from ..refs import RegistryRef
@@ -293,7 +293,15 @@ class Writer:
             self.run.execute(
                 _INSERT_LOG_REF, (row[0], use.role, use.ref.peer_id, use.ref.id, use.ref.hash)
             )
-        return self.files.write_manifest(session_id, peer_id, plan.resource_id, plan.manifest)
+        try:
+            return self.files.write_manifest(session_id, peer_id, plan.resource_id, plan.manifest)
+        except OSError as error:
+            where = error.filename or log_dir(
+                self.store.root, session_id, peer_id, plan.resource_id
+            )
+            raise StoreError(
+                f"{where}: cannot write the manifest of {owner}: {error.strerror or error}"
+            ) from error
 
     def nested(self) -> _Savepoint:
         """A savepoint: on an exception, undo this block's rows and manifests, and re-raise."""
