@@ -536,9 +536,11 @@ class Store:
                         f"({writer.failed})"
                     ) from writer.failed
                 writer.flush()
-            except BaseException:
+            except BaseException as error:
                 transaction.rollback()
                 files.undo()
+                if isinstance(error, DBAPIError):
+                    raise StoreError(f"{self.where}: cannot write: {error.orig}") from error
                 raise
             finally:
                 self._local.writer = None
@@ -568,8 +570,11 @@ class Store:
             writer.flush()
             yield Reader(self, writer.connection, writer.run)
             return
-        with self.engine.connect() as connection, connection.begin():
-            yield Reader(self, connection)
+        try:
+            with self.engine.connect() as connection, connection.begin():
+                yield Reader(self, connection)
+        except DBAPIError as error:
+            raise StoreError(f"{self.where}: cannot read: {error.orig}") from error
 
     @contextmanager
     def lookup(self) -> Iterator[Reader]:
@@ -581,12 +586,15 @@ class Store:
             writer.flush()
             yield Reader(self, writer.connection, writer.run)
             return
-        with self.engine.connect() as connection:
-            reader = Reader(self, connection)
-            try:
-                yield reader
-            finally:
-                reader.run.close()
+        try:
+            with self.engine.connect() as connection:
+                reader = Reader(self, connection)
+                try:
+                    yield reader
+                finally:
+                    reader.run.close()
+        except DBAPIError as error:
+            raise StoreError(f"{self.where}: cannot read: {error.orig}") from error
 
 
 _SESSION_COLUMNS = (
