@@ -537,8 +537,10 @@ class Store:
                     ) from writer.failed
                 writer.flush()
             except BaseException as error:
-                transaction.rollback()
+                # Undo the files while the write lock is held: once it is released, the next
+                # writer may be registering the same log in the same directories.
                 files.undo()
+                transaction.rollback()
                 if isinstance(error, DBAPIError):
                     raise StoreError(f"{self.where}: cannot write: {error.orig}") from error
                 raise
