@@ -9,7 +9,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from auki_session import Peer
+from auki_session import DuplicateLogError, FrameDef, HeadSpec, Peer, PoseLogSpec, Session
 from tests.workers.audit import audit, read_acks, stray_files
 from tests.workers.processes import finish, go, scale, spawn, wait_for_line
 from tests.workers.registrar import Registrar
@@ -79,3 +79,53 @@ def test_threads_sharing_one_peer_lose_nothing(root: Path) -> None:
     figures = audit(root, acks)
     assert stray_files(root) == []
     print(f"\nthreads: {THREADS} threads x {THREAD_OPS} steps, {figures.acked} acknowledged")
+
+
+class _RolledBack(Exception):
+    pass
+
+
+def test_a_rolled_back_log_never_undoes_another_threads_registration_of_it(root: Path) -> None:
+    # Two threads register the same log in the same session: one in a transaction that rolls
+    # back, one plainly. The rollback's file undo must not touch the other's directory.
+    peer = Peer("galbot", "race").with_storage_root(root)
+    a = peer.register_frame("a", FrameDef.ros_body())
+    b = peer.register_frame("b", FrameDef.ros_optical())
+    errors: list[BaseException] = []
+
+    def roll_back(start: threading.Barrier, session: Session, spec: PoseLogSpec) -> None:
+        start.wait(timeout=30)
+        try:
+            with peer.transaction():
+                session.register_pose_log(spec)
+                raise _RolledBack
+        except (_RolledBack, DuplicateLogError):
+            pass
+        except BaseException as error:
+            errors.append(error)
+
+    def register(start: threading.Barrier, session: Session, spec: PoseLogSpec) -> None:
+        start.wait(timeout=30)
+        try:
+            session.register_pose_log(spec)
+        except DuplicateLogError:
+            pass
+        except BaseException as error:
+            errors.append(error)
+
+    for _ in range(scale("AUKI_RACE_ROUNDS", 200)):
+        session = peer.start_session()
+        spec = PoseLogSpec(
+            a, b, session.utc_clock, {"kind": "manual"}, "rigid", 0, HeadSpec.fixed(), 1, 0
+        )
+        start = threading.Barrier(2)
+        threads = [
+            threading.Thread(target=target, args=(start, session, spec))
+            for target in (roll_back, register)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=30)
+        assert errors == []
+    audit(root, [])
