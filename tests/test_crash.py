@@ -66,7 +66,7 @@ def test_a_writer_killed_at_random_points_loses_nothing_it_acknowledged(tmp_path
 
 def test_a_writer_killed_while_creating_the_store_leaves_it_usable(tmp_path: Path) -> None:
     rng = random.Random(SEED)
-    for round_ in range(6):
+    for round_ in range(4):
         root, acks = tmp_path / f"store{round_}", tmp_path / f"acks{round_}.jsonl"
         worker = spawn(root, acks, "--ops", "0", "--seed", str(round_))
         wait_for_line(worker, "imported")
@@ -74,3 +74,33 @@ def test_a_writer_killed_while_creating_the_store_leaves_it_usable(tmp_path: Pat
         peer = Peer("galbot", "after-crash").with_storage_root(root)
         peer.register_frame("base_link", FrameDef.ros_body())
         audit(root, read_acks(acks))
+
+
+def test_writers_killed_while_others_keep_writing_lose_nothing(tmp_path: Path) -> None:
+    # Each round: two writers of one peer log into one shared session; one is killed; a third
+    # opens the store (replaying the dead one's journal) while the survivor is still writing;
+    # then both are killed.
+    root, acks = tmp_path / "store", tmp_path / "acks.jsonl"
+    shared = Peer("galbot", "setup").with_storage_root(root).start_session().session_id
+    rng = random.Random(SEED)
+    rounds = scale("AUKI_CRASH_CROWD_ROUNDS", 3)
+    for round_ in range(rounds):
+        common = ("--ops", "0", "--transactions", "0.5", "--session", shared)
+        first, second = (spawn(root, acks, *common, "--seed", f"{round_}{i}") for i in range(2))
+        wait_for_line(first, "ready")
+        wait_for_line(second, "ready")
+        kill(first, rng.uniform(0.0, 0.2))
+        third = spawn(root, acks, *common, "--seed", f"{round_}3")
+        wait_for_line(third, "ready")
+        kill(second, rng.uniform(0.0, 0.1))
+        kill(third, rng.uniform(0.0, 0.1))
+
+        committed_logs_have_manifests(root)
+        reopen(root)
+        assert pending_journals(root) == []
+        assert stray_files(root) == []
+        figures = audit(root, read_acks(acks))
+    print(
+        f"\ncrash with live writers: {rounds} rounds of 3 writers, {figures.acked} acknowledged "
+        f"registrations all present ({figures.logs} logs)"
+    )
