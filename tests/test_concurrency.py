@@ -14,10 +14,10 @@ from tests.workers.audit import audit, read_acks, stray_files
 from tests.workers.processes import finish, go, scale, spawn, wait_for_line
 from tests.workers.registrar import Registrar
 
-PROCESSES = scale("AUKI_WRITER_PROCESSES", 5)
-OPS = scale("AUKI_WRITER_OPS", 30)
+PROCESSES = scale("AUKI_WRITER_PROCESSES", 6)
+OPS = scale("AUKI_WRITER_OPS", 60)
 THREADS = scale("AUKI_WRITER_THREADS", 8)
-THREAD_OPS = scale("AUKI_WRITER_THREAD_OPS", 15)
+THREAD_OPS = scale("AUKI_WRITER_THREAD_OPS", 30)
 
 
 def test_processes_registering_at_once_lose_nothing(tmp_path: Path) -> None:
