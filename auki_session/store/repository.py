@@ -364,6 +364,8 @@ class Store:
         self._local = threading.local()
         self.known_peers: set[str] = set()
         """Peers whose row a committed transaction of this process wrote or found."""
+        self._idle_reads: list[tuple[Engine, Connection]] = []
+        self._idle_writes: list[tuple[Engine, Connection]] = []
 
     @property
     def engine(self) -> Engine:
@@ -478,17 +480,40 @@ class Store:
 
     def close(self) -> None:
         """Close every pooled connection (the store reopens on next use)."""
-        if self._engine is not None:
-            self._engine.dispose()
-            self._engine = None
-            self._writing = None
+        engine, self._engine, self._writing = self._engine, None, None
+        for idle in (self._idle_reads, self._idle_writes):
+            for _, connection in _drain(idle):
+                connection.close()
+        if engine is not None:
+            engine.dispose()
 
     def forget_connections(self) -> None:
         """Drop pooled connections without closing them (in a forked child, they are the
         parent's)."""
+        for idle in (self._idle_reads, self._idle_writes):
+            for _, connection in _drain(idle):
+                connection.detach()
         if self._engine is not None:
             self._engine.dispose(close=False)
         self._local = threading.local()
+
+    def _connect(self, engine: Engine, idle: list[tuple[Engine, Connection]]) -> Connection:
+        """A connection of `engine`: one an earlier call left idle, or one from the pool
+        (checking one out of the pool and back in costs a registration or lookup 10 us)."""
+        for owner, connection in _drain(idle):
+            if owner is engine:
+                return connection
+            connection.close()  # from before a close(): its engine is gone
+        return engine.connect()
+
+    def _keep(
+        self, engine: Engine, connection: Connection, idle: list[tuple[Engine, Connection]]
+    ) -> None:
+        """Keep a connection that finished its work cleanly for the next call, or close it."""
+        if (engine is self._engine or engine is self._writing) and len(idle) < _IDLE_MAX:
+            idle.append((engine, connection))
+        else:
+            connection.close()
 
     @property
     def in_transaction(self) -> bool:
@@ -518,9 +543,10 @@ class Store:
         engine = self._writing or self._write_engine()
         files = FileChanges(self.root, durable=self.durability == "full")
         try:
-            connection = engine.connect()
+            connection = self._connect(engine, self._idle_writes)
         except DBAPIError as error:
             raise StoreError(f"{self.where}: cannot open the store: {error.orig}") from error
+        committed = False
         try:
             try:
                 transaction = connection.begin()
@@ -552,10 +578,14 @@ class Store:
             except DBAPIError as error:
                 files.undo()
                 raise StoreError(f"{self.where}: commit failed: {error.orig}") from error
+            committed = True
             self.known_peers.update(writer.peers_added)
         finally:
             files.finish()
-            connection.close()
+            if committed:
+                self._keep(engine, connection, self._idle_writes)
+            else:
+                connection.close()
 
     def _write_engine(self) -> Engine:
         """The engine whose connections begin with BEGIN IMMEDIATE (made once: per-connection
@@ -588,15 +618,35 @@ class Store:
             writer.flush()
             yield Reader(self, writer.connection, writer.run)
             return
+        engine = self.engine
         try:
-            with self.engine.connect() as connection:
+            connection = self._connect(engine, self._idle_reads)
+            try:
                 reader = Reader(self, connection)
-                try:
-                    yield reader
-                finally:
-                    reader.run.close()
+                yield reader
+                reader.run.close()
+                if connection.in_transaction():
+                    connection.rollback()
+                reader.run.dbapi_connection.rollback()  # ends a driver's implicit transaction
+            except BaseException:
+                connection.close()
+                raise
         except DBAPIError as error:
             raise StoreError(f"{self.where}: cannot read: {error.orig}") from error
+        self._keep(engine, connection, self._idle_reads)
+
+
+_IDLE_MAX = 4
+"""Connections a store keeps checked out between calls, for reads and for writes each."""
+
+
+def _drain(idle: list[tuple[Engine, Connection]]) -> Iterator[tuple[Engine, Connection]]:
+    """Take the items of a list shared between threads, one at a time (pop is atomic)."""
+    while True:
+        try:
+            yield idle.pop()
+        except IndexError:
+            return
 
 
 _SESSION_COLUMNS = (
