@@ -26,7 +26,8 @@ from .errors import AukiSessionError, NotFoundError
 from .records import Entry, LogInfo
 from .store import inspection as queries
 from .store import migrate
-from .store.repository import Reader, Store
+from .store.reader import Reader
+from .store.repository import Store
 from .store.sqlite import DB_FILENAME
 
 PROG = "auki-session"

@@ -19,7 +19,7 @@ from .logfiles import JOURNAL_DIR, atomic_write, pending_journals
 from .records import Entry, LogInfo
 from .specs import HeadSpec
 from .store import inspection as queries
-from .store.repository import Reader
+from .store.reader import Reader
 
 MANIFEST = "manifest.json"
 _HASH = re.compile(r"[0-9a-f]{32}")

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from auki_session import FrameDef, Peer
 from auki_session.entries import frame_entry
-from auki_session.store.repository import utc_now
+from auki_session.store.writer import utc_now
 from auki_session.stores import close_all
 
 from ._harness import (

@@ -22,7 +22,8 @@ from auki_session import FrameDef, Peer
 from auki_session.errors import StoreError
 from auki_session.logfiles import JOURNAL_DIR
 from auki_session.store import inspection as queries
-from auki_session.store.repository import Reader, Store
+from auki_session.store.reader import Reader
+from auki_session.store.repository import Store
 from auki_session.stores import close_all
 from tests.test_cli import ApiStore, cli, make_api_store
 

@@ -17,7 +17,8 @@ from ..logfiles import log_dir
 from ..records import Entry, LogInfo
 from ..specs import HeadSpec
 from . import migrate
-from .repository import ENTRY_COLUMNS, Reader, Store, entry_record
+from .reader import ENTRY_COLUMNS, Reader, entry_record
+from .repository import Store
 from .sqlite import DB_FILENAME, make_engine
 from .tables import clocks, entries, heads, logs, peers, sessions
 
