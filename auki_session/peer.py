@@ -36,7 +36,7 @@ class Peer:
     Nothing touches the disk until the first call that needs the store.
     """
 
-    __slots__ = ("_app_id", "_durability", "_peer_id", "_storage_root", "_storage_url")
+    __slots__ = ("_app_id", "_bound", "_durability", "_peer_id", "_storage_root", "_storage_url")
 
     def __init__(self, peer_id: str, app_id: str) -> None:
         self._peer_id = validate_peer_id(peer_id)
@@ -47,6 +47,7 @@ class Peer:
         self._app_id = app_id
         self._storage_root = "."
         self._storage_url: str | None = None
+        self._bound: Store | None = None
         self._durability: Durability = "full"
 
     def __repr__(self) -> str:
@@ -85,6 +86,7 @@ class Peer:
         if not isinstance(root, str) or not root:
             raise InvalidEntryError("storage root must be a non-empty path")
         self._storage_root = root
+        self._bound = None
         return self
 
     @property
@@ -99,6 +101,7 @@ class Peer:
         if not isinstance(url, str) or "://" not in url:
             raise InvalidEntryError(f"storage url must be a SQLAlchemy URL string, got {url!r}")
         self._storage_url = url
+        self._bound = None
         return self
 
     def with_durability(self, durability: str) -> Peer:
@@ -110,10 +113,16 @@ class Peer:
                 f"durability must be one of {', '.join(DURABILITY)}, got {durability!r}"
             )
         self._durability = durability  # type: ignore[assignment]
+        self._bound = None
         return self
 
     def _store(self) -> Store:
-        return store_for(self._storage_root, self._durability, self._storage_url)
+        """The store this peer writes to, bound at first use (the storage root resolved
+        against the working directory then) until the root, URL or durability changes."""
+        bound = self._bound
+        if bound is None:
+            bound = self._bound = store_for(self._storage_root, self._durability, self._storage_url)
+        return bound
 
     def _put(self, entry: CanonicalEntry) -> RegistryRef:
         return self._store().put(entry)

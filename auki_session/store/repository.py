@@ -160,8 +160,10 @@ class Store:
                 recover(self.root, journal, committed)
 
     def close(self) -> None:
-        """Close every pooled connection (the store reopens on next use)."""
+        """Close every pooled connection and forget what was learnt of the database (the
+        store reopens, and checks the file again, on next use)."""
         engine, self._engine, self._writing = self._engine, None, None
+        self.known_peers.clear()
         for idle in (self._idle_reads, self._idle_writes):
             for _, connection in _drain(idle):
                 connection.close()
