@@ -66,6 +66,7 @@ class FileChanges:
     durable: bool
     written: list[_Written] = field(default_factory=list)
     journal: Path | None = None
+    journal_dirs: list[Path] = field(default_factory=list)
 
     def write_manifest(self, session_id: str, peer_id: str, resource_id: str, data: bytes) -> Path:
         """Create the log directory and write its manifest.json atomically; returns the dir."""
@@ -91,6 +92,17 @@ class FileChanges:
         if self.written:
             self._write_journal()
 
+    def discard(self) -> None:
+        """Undo every manifest, then remove the journal and the journal directories this
+        transaction created. Only while the write lock is held: other writers create their
+        journals there while holding it."""
+        self.undo()
+        self.finish()
+        for directory in reversed(self.journal_dirs):
+            with contextlib.suppress(OSError):
+                directory.rmdir()
+        self.journal_dirs.clear()
+
     def finish(self) -> None:
         """Forget the journal once the transaction's outcome is settled on disk."""
         if self.journal is not None:
@@ -102,6 +114,7 @@ class FileChanges:
     def _write_journal(self) -> None:
         if self.journal is None:
             directory = self.root / JOURNAL_DIR
+            self.journal_dirs = [d for d in (directory.parent, directory) if not d.exists()]
             directory.mkdir(parents=True, exist_ok=True)
             self.journal = directory / f"{os.getpid()}-{uuid.uuid4().hex}.json"
         records = [

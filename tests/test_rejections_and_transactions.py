@@ -134,3 +134,38 @@ def test_rolled_back_transaction_leaves_no_row_and_no_manifest(
     assert after["rows"] == before["rows"]
     assert not (root / session.session_id).exists()
     assert [f for f in after["files"] if f.endswith("manifest.json")] == []
+
+
+def test_a_nested_transaction_that_rolls_back_undoes_only_its_own_registrations(
+    peer: Peer,
+) -> None:
+    with peer.transaction():
+        kept = peer.register_frame("kept", FrameDef.ros_body())
+        with pytest.raises(RuntimeError), peer.transaction():
+            peer.register_frame("undone", FrameDef.opengl())
+            raise RuntimeError("inner abort")
+        after = peer.register_frame("after", FrameDef.unity())
+    assert {e.ref for e in peer.frames()} == {kept, after}
+
+
+def test_a_nested_rollback_on_a_fresh_store_keeps_the_outer_transaction(
+    make_peer: Callable[[str, str], Peer],
+) -> None:
+    peer = make_peer("fresh-robot", "app")
+    with peer.transaction():
+        with pytest.raises(RuntimeError), peer.transaction():
+            peer.register_frame("undone", FrameDef.opengl())
+            raise RuntimeError("inner abort")
+        kept = peer.register_frame("kept", FrameDef.ros_body())
+    assert [e.ref for e in peer.frames()] == [kept]
+
+
+def test_a_rolled_back_transaction_leaves_no_journal_directory(peer: Peer, root: Path) -> None:
+    _, camera = register_camera(peer)
+    with pytest.raises(RuntimeError), peer.transaction():
+        session = peer.start_session()
+        session.register_sensor_log(
+            SensorLogSpec(camera, session.monotonic_clock, HeadSpec.fixed(), SECOND, 0)
+        )
+        raise RuntimeError("abort")
+    assert sorted(p.name for p in root.iterdir() if not p.name.startswith("auki_session.db")) == []

@@ -263,3 +263,16 @@ def test_remote_stream_stubs_say_not_implemented(peer: Peer) -> None:
         session.materialize_remote_log(LogRef("x", "y"), retention_ns=0, segment_duration_ns=SECOND)
     with pytest.raises(NotImplementedError, match=r"^not implemented:"):
         session.resolve_static_transform(LogRef("x", "y"))
+
+
+def test_a_log_clock_must_be_one_of_its_sessions_clocks(peer: Peer) -> None:
+    _, camera = register_camera(peer)
+    first = peer.start_session()
+    second = peer.start_session()
+    with pytest.raises(UnresolvedRefError, match=second.session_id):
+        second.register_sensor_log(sensor_log(camera, first.monotonic_clock))
+    assert second.logs() == []
+    ptp = second.register_clock(
+        "ptp", {"type": "utc_clock", "unit": "ns", "monotonic": False, "scope": "global"}
+    )
+    assert second.register_sensor_log(sensor_log(camera, ptp)).resource_id == "head_left_cam"

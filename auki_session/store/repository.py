@@ -248,7 +248,7 @@ class Store:
             except BaseException as error:
                 # Undo the files while the write lock is held: once it is released, the next
                 # writer may be registering the same log in the same directories.
-                files.undo()
+                files.discard()
                 transaction.rollback()
                 if isinstance(error, DBAPIError):
                     raise StoreError(f"{self.where}: cannot write: {error.orig}") from error

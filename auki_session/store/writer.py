@@ -68,6 +68,16 @@ _REGISTERED = Statement(
         *(entries.c[name] == bindparam(name) for name in ("hash", "kind", "peer_id", "entry_id"))
     ),
 )
+_SESSION_ENTRY = Statement(
+    "session_entry",
+    ("hash", "kind", "peer_id", "entry_id", "session_id"),
+    lambda _: select(entries.c.id).where(
+        *(
+            entries.c[name] == bindparam(name)
+            for name in ("hash", "kind", "peer_id", "entry_id", "session_id")
+        ),
+    ),
+)
 _INSERT_PEER = Statement(
     "insert_peer",
     ("peer_id", "first_seen_at"),
@@ -155,9 +165,26 @@ class Writer:
         self.run.execute(_INSERT_PEER, (peer_id, utc_now()))
         self.peers_added.add(peer_id)
 
-    def require(self, owner: str, role: str, kind: EntryKind, ref: RegistryRef) -> None:
-        """Refuse a ref to this peer's own entry that does not name a registered version."""
+    def require(
+        self,
+        owner: str,
+        role: str,
+        kind: EntryKind,
+        ref: RegistryRef,
+        session_id: str | None = None,
+    ) -> None:
+        """Refuse a ref to this peer's own entry that does not name a registered version; with
+        `session_id`, a clock must be one of that session's clocks."""
         self.flush()
+        if kind == "clock" and session_id is not None:
+            found = self.run.one(_SESSION_ENTRY, (ref.hash, kind, ref.peer_id, ref.id, session_id))
+            if found is None:
+                raise UnresolvedRefError(
+                    f"{owner}: {role} {ref!r} is not a clock of session {session_id!r} "
+                    "(use the session's monotonic_clock, utc_clock or a clock registered "
+                    "through it)"
+                )
+            return
         if self.run.one(_REGISTERED, (ref.hash, kind, ref.peer_id, ref.id)) is None:
             raise UnresolvedRefError(
                 f"{owner}: {role} {ref!r} does not match any registered {kind} of peer "
@@ -194,7 +221,9 @@ class Writer:
     def stage_entry(self, entry: CanonicalEntry) -> RegistryRef:
         """put_entry inside a transaction: check the version now, write it with the
         transaction's next statement or at its commit, many registrations in one executemany.
-        A failed check writes nothing, so no savepoint is needed."""
+        A failed check stages nothing, so the call needs no savepoint of its own; an enclosing
+        savepoint that rolls back drops what was staged inside it. If writing the staged rows
+        fails, that later statement raises and the transaction refuses to commit."""
         for kind, ref in entry.depends_on:
             self.require(f"{entry.kind} {entry.id!r}", kind, kind, ref)
         self.ensure_peer(entry.peer_id)
@@ -214,6 +243,10 @@ class Writer:
             head = (entry.peer_id, entry.kind, entry.id, entry.hash, now)
             self._staged.append((row, _UPSERT_HEAD, head))
         return entry.ref
+
+    def discard_staged(self) -> None:
+        """Forget the versions staged but not yet written (their savepoint rolled back)."""
+        self._staged = []
 
     def flush(self) -> None:
         """Write the staged versions (in order: the last registration of an id is current).
@@ -247,7 +280,7 @@ class Writer:
         owner = f"{plan.kind} log {plan.resource_id!r}"
         for use in plan.uses:
             if use.ref.peer_id == peer_id:
-                self.require(owner, use.role, use.kind, use.ref)
+                self.require(owner, use.role, use.kind, use.ref, session_id)
         row = self.run.one(
             _INSERT_LOG,
             (
@@ -305,6 +338,7 @@ class _Savepoint:
     ) -> None:
         writer = self.writer
         if kind is not None:
+            writer.discard_staged()  # staged since __enter__ flushed: this savepoint's own
             writer.run.execute(_ROLLBACK_TO)
             writer.run.execute(_RELEASE)
             writer.files.undo(self.mark)
