@@ -52,6 +52,7 @@ def _seal(
     entry_id: str,
     fields: dict[str, Any],
     session_id: str | None = None,
+    depends_on: tuple[tuple[EntryKind, RegistryRef], ...] = (),
 ) -> CanonicalEntry:
     entry = dict(fields)
     entry["peer_id"] = peer_id
@@ -64,12 +65,8 @@ def _seal(
             f"{kind} {entry_id!r}: canonical entry is {len(canonical)} bytes, "
             f"over the {MAX_ENTRY_BYTES} byte limit"
         )
-    frame = fields.get("frame")
-    depends: tuple[tuple[EntryKind, RegistryRef], ...] = ()
-    if isinstance(frame, dict) and frame["peer_id"] == peer_id:
-        depends = (("frame", RegistryRef(**frame)),)
     return CanonicalEntry(
-        kind, peer_id, entry_id, session_id, canonical, content_hash(canonical), depends
+        kind, peer_id, entry_id, session_id, canonical, content_hash(canonical), depends_on
     )
 
 
@@ -89,7 +86,12 @@ def frame_entry(peer_id: str, frame_id: object, frame: object) -> CanonicalEntry
 def sensor_entry(peer_id: str, sensor_id: object, body: object) -> CanonicalEntry:
     """The entry for `register_sensor(sensor_id, body)`."""
     entry_id = validate_id(sensor_id, "sensor_id")
-    return _seal("sensor", peer_id, entry_id, parse_sensor_body(body))
+    fields = parse_sensor_body(body)
+    frame: dict[str, str] | None = fields.get("frame")  # every kind but scalar has a frame
+    depends: tuple[tuple[EntryKind, RegistryRef], ...] = ()
+    if frame is not None and frame["peer_id"] == peer_id:
+        depends = (("frame", RegistryRef(**frame)),)
+    return _seal("sensor", peer_id, entry_id, fields, depends_on=depends)
 
 
 def detector_entry(

@@ -12,16 +12,29 @@ _WHITESPACE = frozenset(
 )
 _DISALLOWED = _WHITESPACE | {">", "@"}
 _RESERVED_SEGMENTS = frozenset({"", ".", ".."})
-_CHAR_ESCAPES = {"\t": "\\t", "\n": "\\n", "\r": "\\r", "'": "\\'", "\\": "\\\\", "\0": "\\0"}
+_ESCAPES = {"\t": "\\t", "\n": "\\n", "\r": "\\r", "\\": "\\\\", "\0": "\\0"}
+
+
+def _rust_escape(char: str, quote: str) -> str:
+    if char == quote:
+        return "\\" + char
+    if char in _ESCAPES:
+        return _ESCAPES[char]
+    if char != " " and (char in _WHITESPACE or not char.isprintable()):
+        return f"\\u{{{ord(char):x}}}"
+    return char
 
 
 def rust_char_debug(char: str) -> str:
     """Format one character the way Rust's `{:?}` prints a `char`."""
-    if char in _CHAR_ESCAPES:
-        return f"'{_CHAR_ESCAPES[char]}'"
-    if char != " " and (char in _WHITESPACE or not char.isprintable()):
-        return f"'\\u{{{ord(char):x}}}'"
-    return f"'{char}'"
+    return f"'{_rust_escape(char, chr(39))}'"
+
+
+def rust_str_debug(value: str) -> str:
+    """Format a string the way Rust's `{:?}` prints a `str`."""
+    if value.isascii() and value.isprintable() and '"' not in value and "\\" not in value:
+        return f'"{value}"'
+    return '"' + "".join(_rust_escape(char, '"') for char in value) + '"'
 
 
 def validate_id(value: object, argument: str = "id") -> str:

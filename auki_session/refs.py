@@ -6,12 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from .errors import InvalidRefError
-
-
-def _rust_str_debug(value: str) -> str:
-    escaped = value.replace("\\", "\\\\").replace('"', '\\"')
-    escaped = escaped.replace("\n", "\\n").replace("\r", "\\r").replace("\t", "\\t")
-    return f'"{escaped}"'
+from .ids import rust_str_debug
 
 
 def _require_str(owner: str, field: str, value: object) -> None:
@@ -35,8 +30,8 @@ class RegistryRef:
 
     def __repr__(self) -> str:
         return (
-            f"RegistryRef(peer_id={_rust_str_debug(self.peer_id)}, id={_rust_str_debug(self.id)}, "
-            f"hash={_rust_str_debug(self.hash)})"
+            f"RegistryRef(peer_id={rust_str_debug(self.peer_id)}, id={rust_str_debug(self.id)}, "
+            f"hash={rust_str_debug(self.hash)})"
         )
 
     def validate(self) -> None:
@@ -63,8 +58,8 @@ class LogRef:
 
     def __repr__(self) -> str:
         return (
-            f"LogRef(source_peer_id={_rust_str_debug(self.source_peer_id)}, "
-            f"resource_id={_rust_str_debug(self.resource_id)})"
+            f"LogRef(source_peer_id={rust_str_debug(self.source_peer_id)}, "
+            f"resource_id={rust_str_debug(self.resource_id)})"
         )
 
     def validate(self) -> None:

@@ -45,6 +45,8 @@ def close_all() -> None:
 
 
 def _forget_after_fork() -> None:
+    global _lock
+    _lock = threading.Lock()  # another thread may have held it at the fork
     for store in _stores.values():
         store.forget_connections()
 

@@ -8,12 +8,12 @@ from sqlalchemy import Connection, Engine, inspect, text
 
 from ..errors import SchemaVersionError, StoreError
 from . import dialects
+from .sqlite import WRITE_OPTION
 from .tables import VERSION_TABLE
 
 # Every revision this code knows, oldest first; the last is the schema the code runs on.
 REVISIONS = ("0001_initial", "0002_views")
 HEAD = REVISIONS[-1]
-WRITE_OPTION = "auki_session_write"
 
 
 def migrations_dir() -> Path:
@@ -33,11 +33,12 @@ def current_revision(connection: Connection) -> str | None:
 
 
 def check_known(revision: str | None, where: str) -> None:
-    """Refuse a revision newer than (or foreign to) this code, naming both versions."""
+    """Refuse a revision this code does not know (a newer release wrote it), naming both."""
     if revision is not None and revision not in REVISIONS:
         raise SchemaVersionError(
-            f"{where}: database schema revision {revision!r} is newer than this auki-session "
-            f"supports (it knows up to {HEAD!r}); upgrade auki-session to open it"
+            f"{where}: database schema revision {revision!r} is unknown to this auki-session, "
+            f"whose newest is {HEAD!r}: a newer auki-session wrote it; upgrade to open it "
+            "(the file was left untouched)"
         )
 
 

@@ -9,6 +9,7 @@ compiled statement needs bind processing gets the plain SQLAlchemy execution ins
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -73,6 +74,14 @@ class Compiled:
 _compiled: dict[tuple[object, ...], dict[Statement, Compiled]] = {}
 """Per dialect (name, driver, paramstyle, server version): each statement compiled for it."""
 _lock = threading.Lock()
+
+
+def _new_lock_after_fork() -> None:
+    global _lock
+    _lock = threading.Lock()  # another thread may have held it at the fork
+
+
+os.register_at_fork(after_in_child=_new_lock_after_fork)
 
 
 def compiled_for(dialect: Dialect) -> dict[Statement, Compiled]:

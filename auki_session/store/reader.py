@@ -61,13 +61,12 @@ def _current_entries(by_kind: bool) -> Select[Any]:
     return query.where(heads.c.kind == bindparam("kind")) if by_kind else query
 
 
-def _history(in_session: bool) -> Select[Any]:
-    query = (
+def _history() -> Select[Any]:
+    return (
         select(*ENTRY_COLUMNS)
         .where(*(entries.c[name] == bindparam(name) for name in ("peer_id", "kind", "entry_id")))
         .order_by(entries.c.id)
     )
-    return query.where(entries.c.session_id == bindparam("session_id")) if in_session else query
 
 
 def _logs() -> Select[Any]:
@@ -95,10 +94,7 @@ _CURRENT = Statement(
 _ENTRY = Statement(
     "entry", ("hash",), lambda _: select(*ENTRY_COLUMNS).where(entries.c.hash == bindparam("hash"))
 )
-_HISTORY = Statement("history", ("peer_id", "kind", "entry_id"), lambda _: _history(False))
-_SESSION_HISTORY = Statement(
-    "session_history", ("peer_id", "kind", "entry_id", "session_id"), lambda _: _history(True)
-)
+_HISTORY = Statement("history", ("peer_id", "kind", "entry_id"), lambda _: _history())
 _SESSIONS = Statement(
     "sessions", (), lambda _: select(*_SESSION_COLUMNS).order_by(sessions.c.session_id)
 )
@@ -167,14 +163,9 @@ class Reader:
         row = self.run.one(_ENTRY, (entry_hash,))
         return None if row is None else entry_record(row)
 
-    def history(
-        self, peer_id: str, kind: str, entry_id: str, session_id: str | None = None
-    ) -> list[Entry]:
+    def history(self, peer_id: str, kind: str, entry_id: str) -> list[Entry]:
         """Every distinct version of an id, in the order first registered."""
-        if session_id is None:
-            rows = self.run.all(_HISTORY, (peer_id, kind, entry_id))
-        else:
-            rows = self.run.all(_SESSION_HISTORY, (peer_id, kind, entry_id, session_id))
+        rows = self.run.all(_HISTORY, (peer_id, kind, entry_id))
         return [entry_record(row) for row in rows]
 
     def sessions(self, peer_id: str | None = None) -> list[SessionInfo]:

@@ -179,6 +179,7 @@ class Store:
         if self._engine is not None:
             self._engine.dispose(close=False)
         self._local = threading.local()
+        self._open_lock = threading.Lock()  # another thread may have held it at the fork
 
     def _connect(self, engine: Engine, idle: list[tuple[Engine, Connection]]) -> Connection:
         """A connection of `engine`: one an earlier call left idle, or one from the pool
@@ -197,11 +198,6 @@ class Store:
             idle.append((engine, connection))
         else:
             connection.close()
-
-    @property
-    def in_transaction(self) -> bool:
-        """Whether this thread has a write transaction open on this store."""
-        return getattr(self._local, "writer", None) is not None
 
     def put(self, entry: CanonicalEntry) -> RegistryRef:
         """Register one version: in a transaction of its own, or staged in this thread's open
