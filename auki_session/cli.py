@@ -21,14 +21,16 @@ from typing import Any, NoReturn
 
 from sqlalchemy.exc import DBAPIError
 
-from . import inspection as view
+from . import presentation as view
 from .errors import AukiSessionError, NotFoundError
+from .export import export
 from .records import Entry, LogInfo
 from .store import inspection as queries
 from .store import migrate
 from .store.reader import Reader
 from .store.repository import Store
 from .store.sqlite import DB_FILENAME
+from .verify import Problem, VerifyReport, verify
 
 PROG = "auki-session"
 DEMO_ROOT = "auki-demo"
@@ -380,10 +382,10 @@ def _session_lines(
 def _verify(args: argparse.Namespace, reader: Reader) -> Result:
     try:
         check_files = args.url is None or args.root is not None
-        report = view.verify(reader, check_files=check_files)
+        report = verify(reader, check_files=check_files)
     except DBAPIError as error:
-        problem = view.Problem("integrity", str(reader.store.path), f"cannot be read: {error.orig}")
-        report = view.VerifyReport(0, 0, (problem,), ())
+        problem = Problem("integrity", str(reader.store.path), f"cannot be read: {error.orig}")
+        report = VerifyReport(0, 0, (problem,), ())
     value = {
         "ok": report.ok,
         "root": str(reader.store.root),
@@ -415,7 +417,7 @@ def _verify(args: argparse.Namespace, reader: Reader) -> Result:
 
 
 def _export(args: argparse.Namespace, reader: Reader) -> Result:
-    report = view.export(reader, Path(args.dest))
+    report = export(reader, Path(args.dest))
     lines = [
         f"exported {report.entries} entry versions and {report.manifests} log manifests "
         f"to {report.dest}",

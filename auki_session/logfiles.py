@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 JOURNAL_DIR = Path(".auki_session") / "pending"
+MANIFEST = "manifest.json"
 
 
 def log_dir(root: Path, session_id: str, peer_id: str, resource_id: str) -> Path:
@@ -73,7 +74,7 @@ class FileChanges:
         directory = log_dir(self.root, session_id, peer_id, resource_id)
         missing = [p for p in (directory, *directory.parents) if not p.exists()]
         missing = [p for p in missing if self.root in p.parents]
-        record = _Written(session_id, resource_id, directory / "manifest.json", missing[::-1])
+        record = _Written(session_id, resource_id, directory / MANIFEST, missing[::-1])
         self.written.append(record)
         self._write_journal()
         for path in record.created_dirs:

@@ -1,0 +1,158 @@
+"""How the command line presents what a store holds: aligned tables for people, plain JSON
+values for scripts."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict
+from typing import Any
+
+from .records import Entry, LogInfo
+from .specs import HeadSpec
+
+
+def entry_json(entry: Entry, current: bool | None = None) -> dict[str, Any]:
+    """One version as a JSON object; `entry` holds the flat entry, so `canonical_json(entry)`
+    gives back the stored bytes and `content_hash` of them the hash."""
+    value: dict[str, Any] = {
+        "kind": entry.kind,
+        "peer_id": entry.peer_id,
+        "id": entry.id,
+        "hash": entry.hash,
+        "session_id": entry.session_id,
+        "registered_at": entry.registered_at,
+    }
+    if current is not None:
+        value["current"] = current
+    value["entry"] = entry.entry
+    return value
+
+
+def log_json(log: LogInfo) -> dict[str, Any]:
+    """One log as a JSON object, with its manifest and head spec."""
+    return {
+        "session_id": log.session_id,
+        "peer_id": log.peer_id,
+        "resource_id": log.resource_id,
+        "kind": log.kind,
+        "registered_at": log.registered_at,
+        "head": log.head.to_dict(),
+        "root": log.root,
+        "log_ref": log.log_ref.to_dict(),
+        "manifest": log.manifest,
+    }
+
+
+def record_json(record: Any) -> dict[str, Any]:
+    """A summary dataclass (peer, session, counts) as a JSON object."""
+    value: dict[str, Any] = asdict(record)
+    return value
+
+
+def format_duration(ns: int) -> str:
+    """Nanoseconds the way people say them: `5 s`, `250 ms`, `1.5 h`."""
+    for unit, size in (
+        ("h", 3_600_000_000_000),
+        ("min", 60_000_000_000),
+        ("s", 1_000_000_000),
+        ("ms", 1_000_000),
+        ("us", 1_000),
+    ):
+        if ns >= size:
+            return f"{ns / size:g} {unit}"
+    return f"{ns} ns"
+
+
+def format_head(head: HeadSpec) -> str:
+    """`rolling 5 s` or `fixed`."""
+    if head.kind == "rolling" and head.retention_ns is not None:
+        return f"rolling {format_duration(head.retention_ns)}"
+    return head.kind
+
+
+def format_retention(ns: int) -> str:
+    """A log's retention: `forever` for 0."""
+    return "forever" if ns == 0 else format_duration(ns)
+
+
+def format_size(size: int) -> str:
+    """Bytes for people: `88.0 KiB`."""
+    if size < 1024:
+        return f"{size} bytes"
+    value = size / 1024
+    for unit in ("KiB", "MiB"):
+        if value < 1024:
+            return f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} GiB"
+
+
+def format_time(timestamp: str) -> str:
+    """An ISO-8601 UTC timestamp to the second: `2026-11-25 12:03:05Z`."""
+    return timestamp[:19].replace("T", " ") + "Z" if len(timestamp) >= 19 else timestamp
+
+
+def format_ref(value: object, peer_id: str | None = None) -> str:
+    """A ref from an entry or manifest as `peer/id@hash` (`id@hash` when the peer is
+    `peer_id`), a log ref as `peer/resource`, anything else as compact JSON."""
+    if isinstance(value, dict):
+        if value.keys() == {"peer_id", "id", "hash"}:
+            owner = "" if value["peer_id"] == peer_id else f"{value['peer_id']}/"
+            return f"{owner}{value['id']}@{value['hash']}"
+        if value.keys() == {"source_peer_id", "resource_id"}:
+            return f"{value['source_peer_id']}/{value['resource_id']}"
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
+
+
+def describe(entry: Entry) -> str:
+    """A one-line description of a version's body, for tables."""
+    body = entry.body
+    try:
+        if entry.kind == "frame":
+            axes = body["axes"]
+            return (
+                f"{body['handedness']}-handed, x {axes['x']}, y {axes['y']}, z {axes['z']}, "
+                f"{body['units']}"
+            )
+        if entry.kind == "sensor":
+            parts = [f"{body['kind']} {body['type']}"]
+            if "width" in body:
+                parts.append(f"{body['width']}x{body['height']} {body['pixel_format']}")
+            if "frame_rate_hz" in body:
+                parts.append(f"{body['frame_rate_hz']} Hz")
+            if "frame" in body:
+                parts.append(f"in {body['frame']['id']}")
+            return ", ".join(parts)
+        if entry.kind == "detector":
+            detail = body.get("dictionary") or body.get("model") or body.get("kind") or ""
+            outputs = ", ".join(body["output_types"])
+            return f"{body['type']} {detail}".strip() + (f" -> {outputs}" if outputs else "")
+        if entry.kind == "clock":
+            epoch = f" since {body['epoch']}" if body.get("epoch") else ""
+            return f"{body['type']}, {body['unit']}{epoch}, {body['scope']}"
+    except (KeyError, TypeError):
+        pass
+    return format_ref(body)
+
+
+def table(
+    headers: Sequence[str],
+    rows: Iterable[Sequence[object]],
+    *,
+    numeric: Sequence[int] = (),
+    indent: str = "",
+) -> list[str]:
+    """Rows aligned in columns under upper-case headers; `numeric` columns align right."""
+    cells = [[header.upper() for header in headers], *([str(cell) for cell in row] for row in rows)]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    lines = []
+    for row in cells:
+        padded = [
+            cell.rjust(width) if i in numeric else cell.ljust(width)
+            for i, (cell, width) in enumerate(zip(row, widths, strict=True))
+        ]
+        lines.append((indent + "  ".join(padded)).rstrip())
+    return lines
