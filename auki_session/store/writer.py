@@ -191,39 +191,8 @@ class Writer:
                 f"{ref.peer_id!r} (register the {kind} first, and use the ref it returned)"
             )
 
-    def put_entry(self, entry: CanonicalEntry) -> RegistryRef:
-        """Store a version and make it current; re-registering the current body is a no-op
-        (the version is already stored, and the head upsert changes only a different hash)."""
-        for kind, ref in entry.depends_on:
-            self.require(f"{entry.kind} {entry.id!r}", kind, kind, ref)
-        self.flush()
-        self.ensure_peer(entry.peer_id)
-        now = utc_now()
-        run = self.run.execute
-        run(
-            _INSERT_ENTRY,
-            (
-                entry.hash,
-                entry.kind,
-                entry.peer_id,
-                entry.id,
-                entry.session_id,
-                entry.canonical.decode("utf-8"),
-                now,
-            ),
-        )
-        if entry.kind == "clock":
-            run(_UPSERT_CLOCK, (entry.session_id, entry.id, entry.hash, now))
-        else:
-            run(_UPSERT_HEAD, (entry.peer_id, entry.kind, entry.id, entry.hash, now))
-        return entry.ref
-
-    def stage_entry(self, entry: CanonicalEntry) -> RegistryRef:
-        """put_entry inside a transaction: check the version now, write it with the
-        transaction's next statement or at its commit, many registrations in one executemany.
-        A failed check stages nothing, so the call needs no savepoint of its own; an enclosing
-        savepoint that rolls back drops what was staged inside it. If writing the staged rows
-        fails, that later statement raises and the transaction refuses to commit."""
+    def _prepare(self, entry: CanonicalEntry) -> tuple[tuple[Any, ...], Statement, tuple[Any, ...]]:
+        """Check an entry's refs and its peer; its version row, head statement and head row."""
         for kind, ref in entry.depends_on:
             self.require(f"{entry.kind} {entry.id!r}", kind, kind, ref)
         self.ensure_peer(entry.peer_id)
@@ -238,10 +207,26 @@ class Writer:
             now,
         )
         if entry.kind == "clock":
-            self._staged.append((row, _UPSERT_CLOCK, (entry.session_id, entry.id, entry.hash, now)))
-        else:
-            head = (entry.peer_id, entry.kind, entry.id, entry.hash, now)
-            self._staged.append((row, _UPSERT_HEAD, head))
+            return row, _UPSERT_CLOCK, (entry.session_id, entry.id, entry.hash, now)
+        return row, _UPSERT_HEAD, (entry.peer_id, entry.kind, entry.id, entry.hash, now)
+
+    def put_entry(self, entry: CanonicalEntry) -> RegistryRef:
+        """Store a version and make it current; re-registering the current body is a no-op
+        (the version is already stored, and the head upsert changes only a different hash)."""
+        self.flush()
+        row, upsert, head = self._prepare(entry)
+        self.run.execute(_INSERT_ENTRY, row)
+        self.run.execute(upsert, head)
+        return entry.ref
+
+    def stage_entry(self, entry: CanonicalEntry) -> RegistryRef:
+        """put_entry inside a transaction: check the version now, write it with the
+        transaction's next statement or at its commit, many registrations in one executemany.
+        A failed check stages nothing, so the call needs no savepoint of its own; an enclosing
+        savepoint that rolls back drops what was staged inside it. If writing the staged rows
+        fails, that later statement raises and the transaction refuses to commit."""
+        prepared = self._prepare(entry)  # may flush, which replaces the staged list
+        self._staged.append(prepared)
         return entry.ref
 
     def discard_staged(self) -> None:
