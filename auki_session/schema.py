@@ -17,7 +17,7 @@ def describe(value: object) -> str:
     try:
         text = repr(value)
     except (ValueError, RecursionError):  # ints over 4300 digits, very deep nesting
-        return f"a {type(value).__name__} value too large to show"
+        return f"a {type(value).__name__} too large to show"
     return text if len(text) <= 60 else f"{text[:57]}..."
 
 

@@ -114,6 +114,8 @@ def _cadence(value: object) -> dict[str, Any]:
         reader.only(("kind",))
         return {"kind": "every_frame"}
     reader.only(("kind", "period_ns"))
+    if not reader.contains("period_ns"):
+        raise reader.fail("missing field 'period_ns'")
     period = check_int(reader.get("period_ns"), "DetectionLogSpec.cadence.period_ns", 1, I64_MAX)
     return {"kind": "periodic", "period_ns": period}
 

@@ -540,3 +540,17 @@ def test_a_plan_lists_the_refs_it_uses_with_their_kinds() -> None:
         ("input_sensor", "sensor", CAM),
         ("clock", "clock", MONO),
     ]
+
+
+def test_periodic_cadence_without_a_period_names_the_missing_field() -> None:
+    with pytest.raises(ValueError, match="missing field 'period_ns'"):
+        DetectionLogSpec(
+            {"peer_id": "p", "id": "det", "hash": "a" * 32},
+            {"source_peer_id": "p", "resource_id": "cam"},
+            {"peer_id": "p", "id": "cam", "hash": "b" * 32},
+            {"peer_id": "p", "id": "clock", "hash": "c" * 32},
+            HeadSpec.fixed(),
+            1,
+            0,
+            cadence={"kind": "periodic"},
+        )
