@@ -104,7 +104,7 @@ def peer(make_peer: Callable[[str, str], Peer]) -> Peer:
     return make_peer("galbot", "galbot-ctrl")
 
 
-def camera_body(frame: RegistryRef, **overrides: Any) -> dict[str, Any]:
+def camera_body(frame: object, /, **overrides: Any) -> dict[str, Any]:
     body: dict[str, Any] = {
         "kind": "camera",
         "type": "rgb",

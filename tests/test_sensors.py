@@ -11,6 +11,7 @@ import pytest
 
 from auki_session import EntryTooLargeError, InvalidEntryError, InvalidRefError, RegistryRef
 from auki_session.entries import MAX_ENTRY_BYTES, sensor_entry
+from tests.conftest import camera_body
 
 PEER = "test-peer"
 CAMERA_ID = "K1-AABBCCDDEEFF/head_left_cam"
@@ -31,22 +32,8 @@ SPEC_CAMERA_HASH = "9306d67f99d38ced7c186c0f63734421"
 
 
 def camera(**overrides: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "kind": "camera",
-        "type": "rgb",
-        "width": 544,
-        "height": 488,
-        "frame_rate_hz": 20,
-        "image_encoding": "raw",
-        "pixel_format": "YUV_NV12",
-        "row_stride_bytes": 544,
-        "color_space": "BT.709",
-        "intrinsics_model": "pinhole",
-        "distortion_model": "plumb_bob",
-        "frame": FRAME,
-    }
-    body.update(overrides)
-    return body
+    """The spec's camera vector body (in the spec's frame), with `overrides`."""
+    return camera_body(FRAME, **overrides)
 
 
 def calibrated(**calibration: Any) -> dict[str, Any]:
