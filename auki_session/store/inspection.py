@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import Engine, Select, case, func, literal, or_, select, text, union_all
-from sqlalchemy.exc import DBAPIError
 
 from ..errors import StoreError
 from ..logfiles import log_dir
@@ -18,7 +17,7 @@ from ..records import Entry, LogInfo
 from ..specs import HeadSpec
 from . import migrate
 from .reader import ENTRY_COLUMNS, Reader, entry_record
-from .repository import Store
+from .repository import Store, opened
 from .sqlite import DB_FILENAME, make_engine
 from .tables import clocks, entries, heads, logs, peers, sessions
 
@@ -137,20 +136,7 @@ def read_server(root: Path, url: str, read: Callable[[Reader], _T], *, require_h
 def _immutable_engine(store: Store) -> Engine:
     """An engine reading the store's file in SQLite's immutable mode, its schema checked."""
     engine = make_engine(store.path, readonly=True, immutable=True)
-    try:
-        with engine.connect() as connection:
-            revision = migrate.current_revision(connection)
-            connection.rollback()
-        if revision is None:
-            raise StoreError(f"{store.path}: not an auki-session database (no schema version)")
-        migrate.check_known(revision, str(store.path))
-    except DBAPIError as error:
-        engine.dispose()
-        raise StoreError(f"{store.path}: cannot open the store: {error.orig}") from error
-    except BaseException:
-        engine.dispose()
-        raise
-    return engine
+    return opened(engine, str(store.path), migrate.check_readable)
 
 
 def _count(reader: Reader, query: Select[Any]) -> int:

@@ -42,6 +42,16 @@ def check_known(revision: str | None, where: str) -> None:
         )
 
 
+def check_readable(engine: Engine, where: str) -> None:
+    """Refuse, without writing, a database that lacks our schema or has a newer one."""
+    with engine.connect() as connection:
+        revision = current_revision(connection)
+        connection.rollback()
+    if revision is None:
+        raise StoreError(f"{where}: not an auki-session database (no schema version)")
+    check_known(revision, where)
+
+
 def has_foreign_tables(connection: Connection) -> bool:
     """Whether a database without our version table already holds other tables."""
     return bool(inspect(connection).get_table_names())

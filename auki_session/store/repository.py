@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
@@ -66,40 +66,18 @@ class Store:
             self.root.mkdir(parents=True, exist_ok=True)
         except OSError as error:
             raise StoreError(f"{self.root}: cannot create the storage root: {error}") from error
-        engine = make_engine(self.path, durability=self.durability)
-        try:
-            migrate.ensure_schema(engine, str(self.path))
+        return opened(make_engine(self.path, durability=self.durability), self.where, self._prepare)
+
+    def _prepare(self, engine: Engine, where: str) -> None:
+        """Bring a writable store's schema to head, then replay unfinished journals."""
+        migrate.ensure_schema(engine, where)
+        if self.root.is_dir():
             self._recover(engine)
-        except DBAPIError as error:
-            engine.dispose()
-            raise StoreError(f"{self.path}: cannot open the store: {error.orig}") from error
-        except BaseException:
-            engine.dispose()
-            raise
-        return engine
 
     def _open_server(self, url: str) -> Engine:
         """Open a server database (PostgreSQL) by SQLAlchemy URL; migrate unless read-only."""
-        engine = server.make_engine(url)
-        try:
-            if self.readonly:
-                with engine.connect() as connection:
-                    revision = migrate.current_revision(connection)
-                    connection.rollback()
-                if revision is None:
-                    raise StoreError(f"{self.where}: not an auki-session database (no schema)")
-                migrate.check_known(revision, self.where)
-            else:
-                migrate.ensure_schema(engine, self.where)
-                if self.root.is_dir():
-                    self._recover(engine)
-        except DBAPIError as error:
-            engine.dispose()
-            raise StoreError(f"{self.where}: cannot open the store: {error.orig}") from error
-        except BaseException:
-            engine.dispose()
-            raise
-        return engine
+        prepare = migrate.check_readable if self.readonly else self._prepare
+        return opened(server.make_engine(url), self.where, prepare)
 
     def _open_readonly(self) -> Engine:
         """Open for reading only, even on read-only media (falling back to SQLite's immutable
@@ -126,17 +104,14 @@ class Store:
                 )
             engine = make_engine(self.path, readonly=True, immutable=immutable)
             try:
-                with engine.connect() as connection:
-                    revision = migrate.current_revision(connection)
-                    connection.rollback()
+                migrate.check_readable(engine, self.where)
             except DBAPIError as error:
                 engine.dispose()
                 last = error
                 continue
-            if revision is None:
+            except BaseException:
                 engine.dispose()
-                raise StoreError(f"{self.path}: not an auki-session database (no schema version)")
-            migrate.check_known(revision, str(self.path))
+                raise
             return engine
         assert last is not None
         raise StoreError(f"{self.path}: cannot open the store: {last.orig}") from last
@@ -313,6 +288,20 @@ class Store:
         except DBAPIError as error:
             raise StoreError(f"{self.where}: cannot read: {error.orig}") from error
         self._keep(engine, connection, self._idle_reads)
+
+
+def opened(engine: Engine, where: str, prepare: Callable[[Engine, str], None]) -> Engine:
+    """`engine` once `prepare` (a schema check or upgrade) has run on it; on failure the
+    engine is disposed and a database error becomes a StoreError naming `where`."""
+    try:
+        prepare(engine, where)
+    except DBAPIError as error:
+        engine.dispose()
+        raise StoreError(f"{where}: cannot open the store: {error.orig}") from error
+    except BaseException:
+        engine.dispose()
+        raise
+    return engine
 
 
 _IDLE_MAX = 4
