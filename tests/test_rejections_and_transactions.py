@@ -17,7 +17,9 @@ from auki_session import (
     Peer,
     PoseLogSpec,
     SensorLogSpec,
+    UnresolvedRefError,
 )
+from auki_session.store import repository
 from tests.conftest import camera_body, register_camera, snapshot
 
 SECOND = 1_000_000_000
@@ -169,3 +171,40 @@ def test_a_rolled_back_transaction_leaves_no_journal_directory(peer: Peer, root:
         )
         raise RuntimeError("abort")
     assert sorted(p.name for p in root.iterdir() if not p.name.startswith("auki_session.db")) == []
+
+
+def test_a_ref_found_in_a_rolled_back_transaction_is_checked_again(
+    peer: Peer, root: Path, database_url: str | None
+) -> None:
+    with pytest.raises(RuntimeError), peer.transaction():
+        frame = peer.register_frame("gone", FrameDef.ros_body())
+        peer.register_sensor("cam", camera_body(frame))  # finds the frame, staged just before
+        raise RuntimeError("abort")
+    before = snapshot(root, database_url)
+    with pytest.raises(UnresolvedRefError, match="does not match any registered frame"):
+        peer.register_sensor("cam", camera_body(frame))
+    assert snapshot(root, database_url) == before
+
+
+def test_a_ref_found_inside_a_rolled_back_savepoint_is_checked_again(peer: Peer) -> None:
+    with peer.transaction():
+        with pytest.raises(RuntimeError), peer.transaction():
+            frame = peer.register_frame("gone", FrameDef.ros_body())
+            peer.register_sensor("cam", camera_body(frame))
+            raise RuntimeError("inner abort")
+        with pytest.raises(UnresolvedRefError, match="does not match any registered frame"):
+            peer.register_sensor("cam", camera_body(frame))
+        kept = peer.register_frame("kept", FrameDef.ros_body())
+    assert [e.ref for e in peer.frames()] == [kept]
+    assert peer.sensors() == []
+
+
+def test_the_cache_of_found_refs_is_bounded(peer: Peer, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(repository, "_KNOWN_REFS_MAX", 2)
+    frames = [peer.register_frame(f"f{i}", FrameDef.ros_body()) for i in range(5)]
+    for round_ in range(2):  # the second round finds some refs in the cache, some by a query
+        for i, frame in enumerate(frames):
+            peer.register_sensor(f"cam{i}", camera_body(frame, frame_rate_hz=10 + round_))
+            assert len(peer._store().known_refs) <= 2
+    assert len(peer.sensors()) == 5
+    assert {e.body["frame_rate_hz"] for e in peer.sensors()} == {11}

@@ -7,6 +7,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
+from types import TracebackType
 
 from sqlalchemy import Connection, Engine, exists, select
 from sqlalchemy.exc import DBAPIError
@@ -45,6 +46,9 @@ class Store:
         self._local = threading.local()
         self.known_peers: set[str] = set()
         """Peers whose row a committed transaction of this process wrote or found."""
+        self.known_refs: set[tuple[str, str, str, str]] = set()
+        """(hash, kind, peer_id, id) of versions a committed transaction of this process found
+        registered: entries are never deleted, so a ref checked once needs no query again."""
         self._idle_reads: list[tuple[Engine, Connection]] = []
         self._idle_writes: list[tuple[Engine, Connection]] = []
 
@@ -139,6 +143,7 @@ class Store:
         store reopens, and checks the file again, on next use)."""
         engine, self._engine, self._writing = self._engine, None, None
         self.known_peers.clear()
+        self.known_refs.clear()
         for idle in (self._idle_reads, self._idle_writes):
             for _, connection in _drain(idle):
                 connection.close()
@@ -159,7 +164,11 @@ class Store:
     def _connect(self, engine: Engine, idle: list[tuple[Engine, Connection]]) -> Connection:
         """A connection of `engine`: one an earlier call left idle, or one from the pool
         (checking one out of the pool and back in costs a registration or lookup 10 us)."""
-        for owner, connection in _drain(idle):
+        while idle:
+            try:
+                owner, connection = idle.pop()  # atomic: another thread may take the last one
+            except IndexError:
+                break
             if owner is engine:
                 return connection
             connection.close()  # from before a close(): its engine is gone
@@ -180,7 +189,7 @@ class Store:
         outer: Writer | None = getattr(self._local, "writer", None)
         if outer is not None:
             return outer.stage_entry(entry)
-        with self._transaction() as writer:
+        with _WriteTransaction(self) as writer:
             return writer.put_entry(entry)
 
     def write(self) -> AbstractContextManager[Writer]:
@@ -188,58 +197,7 @@ class Store:
         outer: Writer | None = getattr(self._local, "writer", None)
         if outer is not None:
             return outer.nested()
-        return self._transaction()
-
-    @contextmanager
-    def _transaction(self) -> Iterator[Writer]:
-        if self.readonly:
-            raise StoreError(f"{self.where}: store is open read-only")
-        engine = self._writing or self._write_engine()
-        files = FileChanges(self.root, durable=self.durability == "full")
-        try:
-            connection = self._connect(engine, self._idle_writes)
-        except DBAPIError as error:
-            raise StoreError(f"{self.where}: cannot open the store: {error.orig}") from error
-        committed = False
-        try:
-            try:
-                transaction = connection.begin()
-            except DBAPIError as error:
-                raise StoreError(f"{self.where}: cannot write: {error.orig}") from error
-            writer = Writer(self, connection, files)
-            self._local.writer = writer
-            try:
-                yield writer
-                if writer.failed is not None:
-                    raise StoreError(
-                        f"{self.where}: not committed: a write of this transaction failed "
-                        f"({writer.failed})"
-                    ) from writer.failed
-                writer.flush()
-            except BaseException as error:
-                # Undo the files while the write lock is held: once it is released, the next
-                # writer may be registering the same log in the same directories.
-                files.discard()
-                transaction.rollback()
-                if isinstance(error, DBAPIError):
-                    raise StoreError(f"{self.where}: cannot write: {error.orig}") from error
-                raise
-            finally:
-                self._local.writer = None
-                writer.run.close()
-            try:
-                transaction.commit()
-            except DBAPIError as error:
-                files.undo()
-                raise StoreError(f"{self.where}: commit failed: {error.orig}") from error
-            committed = True
-            self.known_peers.update(writer.peers_added)
-        finally:
-            files.finish()
-            if committed:
-                self._keep(engine, connection, self._idle_writes)
-            else:
-                connection.close()
+        return _WriteTransaction(self)
 
     def _write_engine(self) -> Engine:
         """The engine whose connections begin with BEGIN IMMEDIATE (made once: per-connection
@@ -290,6 +248,91 @@ class Store:
         self._keep(engine, connection, self._idle_reads)
 
 
+class _WriteTransaction:
+    """One write transaction (BEGIN IMMEDIATE) and its Writer, as a context manager: on a
+    clean exit the staged rows are written and the transaction commits; on an exception (or a
+    failed write) its manifests are undone and it rolls back. A class rather than a generator:
+    this wraps every registration made outside `peer.transaction()`."""
+
+    __slots__ = ("connection", "engine", "files", "store", "transaction", "writer")
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def __enter__(self) -> Writer:
+        store = self.store
+        if store.readonly:
+            raise StoreError(f"{store.where}: store is open read-only")
+        engine = self.engine = store._writing or store._write_engine()
+        try:
+            connection = self.connection = store._connect(engine, store._idle_writes)
+        except DBAPIError as error:
+            raise StoreError(f"{store.where}: cannot open the store: {error.orig}") from error
+        try:
+            self.transaction = connection.begin()
+        except BaseException as error:
+            connection.close()
+            if isinstance(error, DBAPIError):
+                raise StoreError(f"{store.where}: cannot write: {error.orig}") from error
+            raise
+        self.files = FileChanges(store.root, durable=store.durability == "full")
+        writer = self.writer = Writer(store, connection, self.files)
+        store._local.writer = writer
+        return writer
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        store, writer, files = self.store, self.writer, self.files
+        raised = error
+        committed = False
+        try:
+            try:
+                if error is None:
+                    if writer.failed is not None:
+                        raise StoreError(
+                            f"{store.where}: not committed: a write of this transaction failed "
+                            f"({writer.failed})"
+                        ) from writer.failed
+                    writer.flush()
+            except BaseException as failure:
+                error = failure
+            try:
+                if error is not None:
+                    # Undo the files while the write lock is held: once it is released, the
+                    # next writer may be registering the same log in the same directories.
+                    files.discard()
+                    self.transaction.rollback()
+            finally:
+                store._local.writer = None
+                writer.run.close()
+            if error is not None:
+                if isinstance(error, DBAPIError):
+                    raise StoreError(f"{store.where}: cannot write: {error.orig}") from error
+                if error is raised:
+                    return  # the block's own exception propagates unchanged
+                raise error
+            try:
+                self.transaction.commit()
+            except DBAPIError as failure:
+                files.undo()
+                raise StoreError(f"{store.where}: commit failed: {failure.orig}") from failure
+            committed = True
+            store.known_peers.update(writer.peers_added)
+            if len(store.known_refs) + len(writer.refs_found) > _KNOWN_REFS_MAX:
+                store.known_refs.clear()  # a bound on memory; the next checks query again
+            store.known_refs.update(writer.refs_found)
+        finally:
+            files.finish()
+            if committed:
+                store._keep(self.engine, self.connection, store._idle_writes)
+            else:
+                self.connection.close()
+
+
 def opened(engine: Engine, where: str, prepare: Callable[[Engine, str], None]) -> Engine:
     """`engine` once `prepare` (a schema check or upgrade) has run on it; on failure the
     engine is disposed and a database error becomes a StoreError naming `where`."""
@@ -305,6 +348,7 @@ def opened(engine: Engine, where: str, prepare: Callable[[Engine, str], None]) -
 
 
 _IDLE_MAX = 4
+_KNOWN_REFS_MAX = 10_000
 """Connections a store keeps checked out between calls, for reads and for writes each."""
 
 

@@ -155,6 +155,8 @@ class Writer:
         self.files = files
         self.run = Runner(connection)
         self.peers_added: set[str] = set()
+        self.refs_found: set[tuple[str, str, str, str]] = set()
+        """Refs `require` found in the database in this transaction (see Store.known_refs)."""
         self.failed: BaseException | None = None
         self._staged: list[tuple[tuple[Any, ...], Statement, tuple[Any, ...]]] = []
 
@@ -185,11 +187,15 @@ class Writer:
                     "through it)"
                 )
             return
-        if self.run.one(_REGISTERED, (ref.hash, kind, ref.peer_id, ref.id)) is None:
+        key = (ref.hash, kind, ref.peer_id, ref.id)
+        if key in self.store.known_refs or key in self.refs_found:
+            return
+        if self.run.one(_REGISTERED, key) is None:
             raise UnresolvedRefError(
                 f"{owner}: {role} {ref!r} does not match any registered {kind} of peer "
                 f"{ref.peer_id!r} (register the {kind} first, and use the ref it returned)"
             )
+        self.refs_found.add(key)
 
     def _prepare(self, entry: CanonicalEntry) -> tuple[tuple[Any, ...], Statement, tuple[Any, ...]]:
         """Check an entry's refs and its peer; its version row, head statement and head row."""
@@ -328,5 +334,6 @@ class _Savepoint:
             writer.run.execute(_RELEASE)
             writer.files.undo(self.mark)
             writer.peers_added.clear()  # their rows may have been rolled back: insert again
+            writer.refs_found.clear()  # they may have been registered inside this savepoint
             return
         writer.run.execute(_RELEASE)
