@@ -23,7 +23,7 @@ from pathlib import Path
 
 from auki_session import FrameDef, Peer
 from auki_session.entries import sensor_entry
-from auki_session.store.sqlite import WRITE_OPTION, make_engine
+from auki_session.store.sqlite import for_writing, make_engine
 from auki_session.store.writer import utc_now
 from auki_session.stores import close_all
 
@@ -74,7 +74,7 @@ def _measure(base: Path, durability: str, batch: int, rounds: int) -> list[Resul
     engine = make_engine(
         base / f"sqlalchemy-{durability}" / "auki_session.db", durability=durability
     )
-    held = engine.execution_options(**{WRITE_OPTION: True}).connect()
+    held = for_writing(engine.connect())
     in_sqlalchemy = held.connection.dbapi_connection
 
     bodies = [camera_body(frame, index) for index in range(batch * (rounds + 1))]

@@ -11,8 +11,11 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
 from auki_session import FrameDef, Peer
 from auki_session.store.repository import Store
+from auki_session.store.sqlite import for_writing, make_engine
 from auki_session.stores import close_all
 from tests.workers.audit import audit, read_acks
 from tests.workers.processes import REPO, finish, go, spawn, wait_for_line
@@ -109,3 +112,42 @@ def test_a_read_only_store_sees_commits_made_while_it_is_open(root: Path, tmp_pa
             assert reader.count("logs") == figures.logs
     finally:
         readonly.close()
+
+
+def test_a_write_transaction_takes_the_write_lock_at_begin_and_a_read_does_not(
+    root: Path,
+) -> None:
+    peer = Peer("galbot", "app").with_storage_root(root)
+    peer.register_frame("base", FrameDef.ros_body())
+    other = raw_reader(root)
+    # Nothing is written inside the transaction: only BEGIN IMMEDIATE can hold the lock.
+    with peer.transaction(), pytest.raises(sqlite3.OperationalError, match="locked"):
+        other.execute("BEGIN IMMEDIATE")
+    store = Store(root)
+    with store.read():
+        other.execute("BEGIN IMMEDIATE")
+        other.execute("ROLLBACK")
+    store.close()
+    other.close()
+
+
+def test_a_write_connection_back_in_the_pool_begins_reads_without_the_write_lock(
+    root: Path,
+) -> None:
+    Peer("galbot", "app").with_storage_root(root).register_frame("base", FrameDef.ros_body())
+    close_all()
+    engine = make_engine(root / "auki_session.db")
+    other = raw_reader(root)
+    writing = for_writing(engine.connect())
+    dbapi_connection = writing.connection.dbapi_connection
+    with writing.begin(), pytest.raises(sqlite3.OperationalError, match="locked"):
+        other.execute("BEGIN IMMEDIATE")
+    writing.close()
+    reading = engine.connect()
+    assert reading.connection.dbapi_connection is dbapi_connection  # the same, from the pool
+    with reading.begin():
+        other.execute("BEGIN IMMEDIATE")
+        other.execute("ROLLBACK")
+    reading.close()
+    engine.dispose()
+    other.close()

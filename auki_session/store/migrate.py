@@ -8,7 +8,7 @@ from sqlalchemy import Connection, Engine, inspect, text
 
 from ..errors import SchemaVersionError, StoreError
 from . import dialects
-from .sqlite import WRITE_OPTION
+from .sqlite import for_writing
 from .tables import VERSION_TABLE
 
 # Every revision this code knows, oldest first; the last is the schema the code runs on.
@@ -65,7 +65,7 @@ def ensure_schema(engine: Engine, where: str) -> None:
     if revision == HEAD:
         return
     check_known(revision, where)
-    writing = engine.connect().execution_options(**{WRITE_OPTION: True})
+    writing = for_writing(engine.connect())
     with writing as connection, connection.begin():
         dialects.lock_for_migration(connection)
         revision = current_revision(connection)

@@ -19,7 +19,7 @@ from sqlalchemy import Connection, Engine, Table, select, tuple_
 from ..hashing import content_hash
 from . import dialects, migrate, server
 from .repository import Store
-from .sqlite import WRITE_OPTION
+from .sqlite import for_writing
 from .tables import clocks, entries, heads, log_refs, logs, peers, sessions
 
 BATCH = 2_000
@@ -75,7 +75,7 @@ def push_store(root: Path, url: str) -> PushReport:
 
 @contextmanager
 def _writing(target: Engine) -> Iterator[Connection]:
-    writing = target.connect().execution_options(**{WRITE_OPTION: True})
+    writing = for_writing(target.connect())
     with writing as connection, connection.begin():
         yield connection
 

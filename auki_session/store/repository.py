@@ -18,7 +18,7 @@ from ..logfiles import FileChanges, pending_journals, recover
 from ..refs import RegistryRef
 from . import migrate, server
 from .reader import Reader
-from .sqlite import DB_FILENAME, WRITE_OPTION, Durability, make_engine
+from .sqlite import DB_FILENAME, Durability, for_writing, make_engine
 from .tables import logs
 from .writer import Writer
 
@@ -41,7 +41,6 @@ class Store:
         self.durability = durability
         self.readonly = readonly
         self._engine: Engine | None = None
-        self._writing: Engine | None = None
         self._open_lock = threading.Lock()
         self._local = threading.local()
         self.known_peers: set[str] = set()
@@ -124,7 +123,7 @@ class Store:
         journals = pending_journals(self.root)
         if not journals:
             return
-        writing = engine.connect().execution_options(**{WRITE_OPTION: True})
+        writing = for_writing(engine.connect())
         with writing as connection, connection.begin():
 
             def committed(session_id: str, resource_id: str) -> bool:
@@ -141,7 +140,7 @@ class Store:
     def close(self) -> None:
         """Close every pooled connection and forget what was learnt of the database (the
         store reopens, and checks the file again, on next use)."""
-        engine, self._engine, self._writing = self._engine, None, None
+        engine, self._engine = self._engine, None
         self.known_peers.clear()
         self.known_refs.clear()
         for idle in (self._idle_reads, self._idle_writes):
@@ -161,9 +160,12 @@ class Store:
         self._local = threading.local()
         self._open_lock = threading.Lock()  # another thread may have held it at the fork
 
-    def _connect(self, engine: Engine, idle: list[tuple[Engine, Connection]]) -> Connection:
+    def _connect(
+        self, engine: Engine, idle: list[tuple[Engine, Connection]], *, writing: bool = False
+    ) -> Connection:
         """A connection of `engine`: one an earlier call left idle, or one from the pool
-        (checking one out of the pool and back in costs a registration or lookup 10 us)."""
+        (checking one out of the pool and back in costs a registration or lookup 10 us);
+        `writing` ones begin their transactions with BEGIN IMMEDIATE."""
         while idle:
             try:
                 owner, connection = idle.pop()  # atomic: another thread may take the last one
@@ -172,13 +174,13 @@ class Store:
             if owner is engine:
                 return connection
             connection.close()  # from before a close(): its engine is gone
-        return engine.connect()
+        return for_writing(engine.connect()) if writing else engine.connect()
 
     def _keep(
         self, engine: Engine, connection: Connection, idle: list[tuple[Engine, Connection]]
     ) -> None:
         """Keep a connection that finished its work cleanly for the next call, or close it."""
-        if (engine is self._engine or engine is self._writing) and len(idle) < _IDLE_MAX:
+        if engine is self._engine and len(idle) < _IDLE_MAX:
             idle.append((engine, connection))
         else:
             connection.close()
@@ -198,12 +200,6 @@ class Store:
         if outer is not None:
             return outer.nested()
         return _WriteTransaction(self)
-
-    def _write_engine(self) -> Engine:
-        """The engine whose connections begin with BEGIN IMMEDIATE (made once: per-connection
-        execution options cost every write a few microseconds)."""
-        self._writing = self.engine.execution_options(**{WRITE_OPTION: True})
-        return self._writing
 
     @contextmanager
     def read(self) -> Iterator[Reader]:
@@ -263,9 +259,9 @@ class _WriteTransaction:
         store = self.store
         if store.readonly:
             raise StoreError(f"{store.where}: store is open read-only")
-        engine = self.engine = store._writing or store._write_engine()
+        engine = self.engine = store.engine
         try:
-            connection = self.connection = store._connect(engine, store._idle_writes)
+            connection = self.connection = store._connect(engine, store._idle_writes, writing=True)
         except DBAPIError as error:
             raise StoreError(f"{store.where}: cannot open the store: {error.orig}") from error
         try:
