@@ -16,6 +16,7 @@ from sqlalchemy import create_engine
 
 from auki_session import FrameDef, Peer, SchemaVersionError, StoreError
 from auki_session.store import migrate
+from auki_session.store.sqlite import for_writing, make_engine
 from auki_session.store.tables import VERSION_TABLE, metadata
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -49,6 +50,10 @@ def schema_of(db: Path) -> dict[str, object]:
                 "foreign_keys": sorted(
                     r[2:5] for r in connection.execute(f"PRAGMA foreign_key_list({name})")
                 ),
+                "without_rowid": "WITHOUT ROWID"
+                in connection.execute("SELECT sql FROM sqlite_master WHERE name = ?", (name,))
+                .fetchone()[0]
+                .upper(),
                 "constraint_names": sorted(
                     re.findall(
                         r"CONSTRAINT (\w+)",
@@ -233,4 +238,68 @@ def test_processes_racing_to_upgrade_an_old_store_all_succeed(tmp_path: Path) ->
         (migrate.HEAD,)
     ]
     assert connection.execute("SELECT count(*) FROM peers").fetchone() == (5,)
+    connection.close()
+
+
+def _rows(db: Path) -> dict[str, list[tuple[object, ...]]]:
+    connection = sqlite3.connect(db)
+    try:
+        return {
+            name: sorted(connection.execute(f"SELECT * FROM {name}").fetchall())
+            for name in ("peers", "entries", "heads", "sessions", "clocks", "logs", "log_refs")
+        }
+    finally:
+        connection.close()
+
+
+def _without_rowid(db: Path) -> set[str]:
+    connection = sqlite3.connect(db)
+    try:
+        return {
+            name
+            for name, sql in connection.execute("SELECT name, sql FROM sqlite_master")
+            if sql and "WITHOUT ROWID" in sql.upper()
+        }
+    finally:
+        connection.close()
+
+
+def test_the_rowid_migration_keeps_every_row_both_ways(tmp_path: Path) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    db = tmp_path / "auki_session.db"
+    shutil.copy(FIXTURES / "schema_0001.db", db)
+    connection = sqlite3.connect(db)  # a log with refs, as 0001 stores them
+    with connection:
+        (session_id,) = connection.execute("SELECT session_id FROM sessions").fetchone()
+        connection.execute(
+            "INSERT INTO logs VALUES (1, ?, 'front_cam_log', 'sensor', '{}', '{}', "
+            "'2026-11-25T12:00:00.000000Z')",
+            (session_id,),
+        )
+        connection.execute(
+            "INSERT INTO log_refs SELECT 1, kind, peer_id, entry_id, hash FROM heads"
+        )
+    connection.close()
+    before = _rows(db)
+    assert before["heads"] and before["clocks"] and len(before["log_refs"]) == 2
+    engine = make_engine(db)
+    with for_writing(engine.connect()) as connection, connection.begin():
+        migrate.upgrade(connection, "head")
+    assert _rows(db) == before
+    assert _without_rowid(db) == {"heads", "clocks", "log_refs"}
+
+    config = Config()
+    config.set_main_option("script_location", str(migrate.migrations_dir()))
+    with for_writing(engine.connect()) as connection, connection.begin():
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0002_views")
+    engine.dispose()
+    assert _rows(db) == before
+    assert _without_rowid(db) == set()
+    connection = sqlite3.connect(db)
+    assert connection.execute("SELECT count(*) FROM session_logs").fetchone()[0] == len(
+        before["log_refs"]
+    )
     connection.close()

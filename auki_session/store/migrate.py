@@ -12,7 +12,7 @@ from .sqlite import for_writing
 from .tables import VERSION_TABLE
 
 # Every revision this code knows, oldest first; the last is the schema the code runs on.
-REVISIONS = ("0001_initial", "0002_views")
+REVISIONS = ("0001_initial", "0002_views", "0003_without_rowid")
 HEAD = REVISIONS[-1]
 
 

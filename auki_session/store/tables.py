@@ -1,4 +1,7 @@
-"""The schema, declared once with SQLAlchemy Core; migrations must produce exactly this."""
+"""The schema, declared once with SQLAlchemy Core; migrations must produce exactly this.
+
+Tables looked up only by their primary key are WITHOUT ROWID on SQLite (each row kept once, in
+the key's b-tree); other databases ignore the option."""
 
 from __future__ import annotations
 
@@ -63,6 +66,7 @@ heads = Table(
     Column("updated_at", Text, nullable=False),
     PrimaryKeyConstraint("peer_id", "kind", "entry_id"),
     CheckConstraint("kind IN ('frame', 'sensor', 'detector')", name="kind"),
+    sqlite_with_rowid=False,
 )
 
 sessions = Table(
@@ -84,6 +88,7 @@ clocks = Table(
     Column("hash", Text, ForeignKey("entries.hash"), nullable=False),
     Column("updated_at", Text, nullable=False),
     PrimaryKeyConstraint("session_id", "clock_id"),
+    sqlite_with_rowid=False,
 )
 
 logs = Table(
@@ -111,4 +116,5 @@ log_refs = Table(
     Column("hash", Text, nullable=False),
     PrimaryKeyConstraint("log_id", "role"),
     Index(None, "hash"),
+    sqlite_with_rowid=False,
 )
