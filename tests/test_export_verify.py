@@ -303,6 +303,8 @@ def test_verify_finds_rows_whose_foreign_keys_dangle(
     assert human.code == 1
     assert checks(value) == {"foreign_key"}
     assert "names a missing peers row" in human.out
+    assert "heads: 1 row names a missing peers row" in human.out  # a WITHOUT ROWID table
+    assert "None" not in human.out
 
 
 def test_verify_finds_a_current_version_filed_under_another_id(

@@ -382,7 +382,14 @@ def foreign_key_problems(reader: Reader) -> list[str]:
     database enforces its foreign keys itself)."""
     if reader.connection.dialect.name != "sqlite":
         return []
-    return [
-        f"{table} row {rowid} names a missing {parent} row"
-        for table, rowid, parent, _ in reader.connection.execute(text("PRAGMA foreign_key_check"))
-    ]
+    problems: list[str] = []
+    keyed: dict[tuple[str, str], int] = {}  # WITHOUT ROWID tables report no rowid: count them
+    for table, rowid, parent, _ in reader.connection.execute(text("PRAGMA foreign_key_check")):
+        if rowid is None:
+            keyed[(table, parent)] = keyed.get((table, parent), 0) + 1
+        else:
+            problems.append(f"{table} row {rowid} names a missing {parent} row")
+    for (table, parent), count in keyed.items():
+        rows = "1 row names" if count == 1 else f"{count} rows name"
+        problems.append(f"{table}: {rows} a missing {parent} row")
+    return problems
