@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
+import sqlite3
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -17,9 +20,10 @@ from auki_session import (
     Peer,
     PoseLogSpec,
     SensorLogSpec,
+    StoreError,
     UnresolvedRefError,
 )
-from auki_session.store import repository
+from auki_session.stores import close_all
 from tests.conftest import camera_body, register_camera, snapshot
 
 SECOND = 1_000_000_000
@@ -200,11 +204,69 @@ def test_a_ref_found_inside_a_rolled_back_savepoint_is_checked_again(peer: Peer)
 
 
 def test_the_cache_of_found_refs_is_bounded(peer: Peer, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(repository, "_KNOWN_REFS_MAX", 2)
+    monkeypatch.setattr("auki_session.store.writer.KNOWN_REFS_MAX", 2)
     frames = [peer.register_frame(f"f{i}", FrameDef.ros_body()) for i in range(5)]
     for round_ in range(2):  # the second round finds some refs in the cache, some by a query
         for i, frame in enumerate(frames):
             peer.register_sensor(f"cam{i}", camera_body(frame, frame_rate_hz=10 + round_))
-            assert len(peer._store().known_refs) <= 2
+            assert len(peer._store().learnt.refs) <= 2
+    with peer.transaction():  # one transaction finding more refs than the bound
+        for i, frame in enumerate(frames):
+            peer.register_sensor(f"cam{i}", camera_body(frame, frame_rate_hz=12))
+    assert len(peer._store().learnt.refs) <= 2
     assert len(peer.sensors()) == 5
-    assert {e.body["frame_rate_hz"] for e in peer.sensors()} == {11}
+    assert {e.body["frame_rate_hz"] for e in peer.sensors()} == {12}
+
+
+def test_a_transaction_committing_across_close_teaches_nothing_to_the_reopened_store(
+    root: Path,
+) -> None:
+    """A transaction finds a ref, the store is closed and its database replaced while the
+    transaction is still open; the ref must not be taken as registered in the new database."""
+    peer = Peer("galbot", "app").with_storage_root(root)
+    frame = peer.register_frame("base", FrameDef.ros_body())
+    found, closed = threading.Event(), threading.Event()
+
+    def register() -> None:
+        with peer.transaction():
+            peer.register_sensor("cam", camera_body(frame))  # finds the frame by a query
+            found.set()
+            closed.wait(10)
+
+    thread = threading.Thread(target=register)
+    thread.start()
+    assert found.wait(10)
+    close_all()
+    closed.set()
+    thread.join(10)
+    close_all()
+    shutil.rmtree(root)
+    with pytest.raises(UnresolvedRefError, match="does not match any registered frame"):
+        peer.register_sensor("cam2", camera_body(frame))
+    assert peer.frames() == [] and peer.sensors() == []
+
+
+def test_a_refused_commit_releases_the_write_lock_and_leaves_nothing(
+    sqlite_peer: Peer, root: Path
+) -> None:
+    peer = sqlite_peer
+    peer.register_frame("base", FrameDef.ros_body())
+    before = snapshot(root)
+    store = peer._store()
+    with pytest.raises(StoreError, match="commit failed"), store.write() as writer:
+        peer.register_frame("never_committed", FrameDef.ros_body())
+        # SQLite checks deferred foreign keys at COMMIT and, when they fail, refuses it and
+        # keeps the transaction open: a real refused commit.
+        writer.connection.exec_driver_sql("PRAGMA defer_foreign_keys = ON")
+        writer.connection.exec_driver_sql(
+            "INSERT INTO log_refs (log_id, role, peer_id, entry_id, hash) "
+            "VALUES (999999, 'x', 'galbot', 'x', 'x')"
+        )
+    other = sqlite3.connect(root / "auki_session.db", timeout=0, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # the write lock is free again
+    other.execute("ROLLBACK")
+    other.close()
+    assert [e.id for e in peer.frames()] == ["base"]
+    assert snapshot(root) == before
+    peer.register_frame("next", FrameDef.ros_body())
+    assert [e.id for e in peer.frames()] == ["base", "next"]

@@ -20,7 +20,7 @@ from . import migrate, server
 from .reader import Reader
 from .sqlite import DB_FILENAME, Durability, for_writing, make_engine
 from .tables import logs
-from .writer import Writer
+from .writer import Learnt, Writer
 
 
 class Store:
@@ -40,25 +40,32 @@ class Store:
         self.where = str(self.path) if url is None else server.describe(url)
         self.durability = durability
         self.readonly = readonly
-        self._engine: Engine | None = None
+        self._opened: tuple[Engine, Learnt] | None = None
+        """The engine once the store is open, and what this process learnt about its database."""
         self._open_lock = threading.Lock()
         self._local = threading.local()
-        self.known_peers: set[str] = set()
-        """Peers whose row a committed transaction of this process wrote or found."""
-        self.known_refs: set[tuple[str, str, str, str]] = set()
-        """(hash, kind, peer_id, id) of versions a committed transaction of this process found
-        registered: entries are never deleted, so a ref checked once needs no query again."""
         self._idle_reads: list[tuple[Engine, Connection]] = []
         self._idle_writes: list[tuple[Engine, Connection]] = []
 
     @property
     def engine(self) -> Engine:
         """The engine, opening (creating, migrating, recovering) the store on first use."""
-        if self._engine is None:
+        return self._state()[0]
+
+    @property
+    def learnt(self) -> Learnt:
+        """What committed transactions of this process learnt about the open database."""
+        return self._state()[1]
+
+    def _state(self) -> tuple[Engine, Learnt]:
+        """The engine and its Learnt, read together (close() replaces both at once)."""
+        opened = self._opened
+        if opened is None:
             with self._open_lock:
-                if self._engine is None:
-                    self._engine = self._open()
-        return self._engine
+                opened = self._opened
+                if opened is None:
+                    opened = self._opened = (self._open(), Learnt())
+        return opened
 
     def _open(self) -> Engine:
         if self.url is not None:
@@ -140,14 +147,12 @@ class Store:
     def close(self) -> None:
         """Close every pooled connection and forget what was learnt of the database (the
         store reopens, and checks the file again, on next use)."""
-        engine, self._engine = self._engine, None
-        self.known_peers.clear()
-        self.known_refs.clear()
+        opened, self._opened = self._opened, None
         for idle in (self._idle_reads, self._idle_writes):
             for _, connection in _drain(idle):
                 connection.close()
-        if engine is not None:
-            engine.dispose()
+        if opened is not None:
+            opened[0].dispose()
 
     def forget_connections(self) -> None:
         """Drop pooled connections without closing them (in a forked child, they are the
@@ -155,8 +160,8 @@ class Store:
         for idle in (self._idle_reads, self._idle_writes):
             for _, connection in _drain(idle):
                 connection.detach()
-        if self._engine is not None:
-            self._engine.dispose(close=False)
+        if self._opened is not None:
+            self._opened[0].dispose(close=False)
         self._local = threading.local()
         self._open_lock = threading.Lock()  # another thread may have held it at the fork
 
@@ -174,13 +179,16 @@ class Store:
             if owner is engine:
                 return connection
             connection.close()  # from before a close(): its engine is gone
+        # Only a connection new from the pool needs the mark: idle write connections keep
+        # theirs, since they are never checked in while idle.
         return for_writing(engine.connect()) if writing else engine.connect()
 
     def _keep(
         self, engine: Engine, connection: Connection, idle: list[tuple[Engine, Connection]]
     ) -> None:
         """Keep a connection that finished its work cleanly for the next call, or close it."""
-        if engine is self._engine and len(idle) < _IDLE_MAX:
+        opened = self._opened
+        if opened is not None and engine is opened[0] and len(idle) < _IDLE_MAX:
             idle.append((engine, connection))
         else:
             connection.close()
@@ -259,7 +267,8 @@ class _WriteTransaction:
         store = self.store
         if store.readonly:
             raise StoreError(f"{store.where}: store is open read-only")
-        engine = self.engine = store.engine
+        engine, learnt = store._state()
+        self.engine = engine
         try:
             connection = self.connection = store._connect(engine, store._idle_writes, writing=True)
         except DBAPIError as error:
@@ -272,7 +281,7 @@ class _WriteTransaction:
                 raise StoreError(f"{store.where}: cannot write: {error.orig}") from error
             raise
         self.files = FileChanges(store.root, durable=store.durability == "full")
-        writer = self.writer = Writer(store, connection, self.files)
+        writer = self.writer = Writer(store, connection, self.files, learnt)
         store._local.writer = writer
         return writer
 
@@ -314,13 +323,14 @@ class _WriteTransaction:
             try:
                 self.transaction.commit()
             except DBAPIError as failure:
-                files.undo()
+                # A refused COMMIT may leave the transaction open (SQLite's deferred foreign
+                # keys do): undo the files while the lock is still held, then discard the
+                # connection, which ends the transaction, instead of pooling it mid-transaction.
+                files.discard()
+                self.connection.invalidate()
                 raise StoreError(f"{store.where}: commit failed: {failure.orig}") from failure
             committed = True
-            store.known_peers.update(writer.peers_added)
-            if len(store.known_refs) + len(writer.refs_found) > _KNOWN_REFS_MAX:
-                store.known_refs.clear()  # a bound on memory; the next checks query again
-            store.known_refs.update(writer.refs_found)
+            writer.learnt.merge(writer.peers_added, writer.refs_found)
         finally:
             files.finish()
             if committed:
@@ -344,7 +354,6 @@ def opened(engine: Engine, where: str, prepare: Callable[[Engine, str], None]) -
 
 
 _IDLE_MAX = 4
-_KNOWN_REFS_MAX = 10_000
 """Connections a store keeps checked out between calls, for reads and for writes each."""
 
 

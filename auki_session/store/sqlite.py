@@ -43,7 +43,7 @@ registry.register("sqlite.auki_session", __name__, "StoreDialect")
 def for_writing(connection: Connection) -> Connection:
     """Make `connection` begin its transactions with BEGIN IMMEDIATE (on SQLite: take the write
     lock at once, so a transaction never fails to upgrade a read to a write) until it goes back
-    to the pool; on other databases this changes nothing."""
+    to the pool. Other databases' dialects ignore the mark."""
     connection.connection.info[_BEGIN] = "BEGIN IMMEDIATE"
     return connection
 

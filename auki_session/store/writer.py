@@ -146,23 +146,58 @@ _ROLLBACK_TO = Statement(
 )
 
 
+RefKey = tuple[str, str, str, str]
+"""(hash, kind, peer_id, id) of a registered version."""
+
+KNOWN_REFS_MAX = 10_000
+"""At most this many refs are remembered per opened database (a bound on memory)."""
+
+
+class Learnt:
+    """What committed transactions of this process learnt about one opened database: peers
+    whose row exists, and refs found registered (entries are never deleted, so a ref checked
+    once needs no query again). A store drops it with the engine when it closes, so what a
+    transaction still running on the old database learns cannot reach the next one."""
+
+    __slots__ = ("peers", "refs")
+
+    def __init__(self) -> None:
+        self.peers: set[str] = set()
+        self.refs: set[RefKey] = set()
+
+    def merge(self, peers: set[str], refs: set[RefKey]) -> None:
+        """Remember what one committed transaction wrote or found."""
+        self.peers.update(peers)
+        if len(self.refs) + len(refs) > KNOWN_REFS_MAX:
+            self.refs.clear()  # the next checks query again
+        if len(refs) <= KNOWN_REFS_MAX:
+            self.refs.update(refs)
+
+
 class Writer:
     """The write operations of one transaction (and its savepoints) on one connection."""
 
-    def __init__(self, store: Store, connection: Connection, files: FileChanges) -> None:
+    def __init__(
+        self,
+        store: Store,
+        connection: Connection,
+        files: FileChanges,
+        learnt: Learnt | None = None,
+    ) -> None:
         self.store = store
         self.connection = connection
         self.files = files
+        self.learnt = Learnt() if learnt is None else learnt
         self.run = Runner(connection)
         self.peers_added: set[str] = set()
-        self.refs_found: set[tuple[str, str, str, str]] = set()
-        """Refs `require` found in the database in this transaction (see Store.known_refs)."""
+        self.refs_found: set[RefKey] = set()
+        """Refs `require` found in the database in this transaction (see Learnt)."""
         self.failed: BaseException | None = None
         self._staged: list[tuple[tuple[Any, ...], Statement, tuple[Any, ...]]] = []
 
     def ensure_peer(self, peer_id: str) -> None:
         """Record the peer the first time it writes anything."""
-        if peer_id in self.peers_added or peer_id in self.store.known_peers:
+        if peer_id in self.peers_added or peer_id in self.learnt.peers:
             return
         self.run.execute(_INSERT_PEER, (peer_id, utc_now()))
         self.peers_added.add(peer_id)
@@ -188,7 +223,7 @@ class Writer:
                 )
             return
         key = (ref.hash, kind, ref.peer_id, ref.id)
-        if key in self.store.known_refs or key in self.refs_found:
+        if key in self.learnt.refs or key in self.refs_found:
             return
         if self.run.one(_REGISTERED, key) is None:
             raise UnresolvedRefError(
