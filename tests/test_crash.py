@@ -3,6 +3,7 @@ half-registered log once the store is next opened."""
 
 from __future__ import annotations
 
+import json
 import random
 import signal
 import subprocess
@@ -20,6 +21,7 @@ from tests.workers.audit import (
     stray_files,
 )
 from tests.workers.processes import scale, spawn, wait_for_line
+from tests.workers.registrar import AckFile
 
 ROUNDS = scale("AUKI_CRASH_ROUNDS", 20)
 SEED = scale("AUKI_CRASH_SEED", 5)
@@ -104,3 +106,13 @@ def test_writers_killed_while_others_keep_writing_lose_nothing(tmp_path: Path) -
         f"\ncrash with live writers: {rounds} rounds of 3 writers, {figures.acked} acknowledged "
         f"registrations all present ({figures.logs} logs)"
     )
+
+
+def test_a_fragment_of_an_ack_left_by_a_killed_writer_is_not_read_as_an_ack(
+    tmp_path: Path,
+) -> None:
+    acks = tmp_path / "acks.jsonl"
+    whole = {"type": "entry", "kind": "frame", "id": "a"}
+    acks.write_text(json.dumps(whole) + "\n" + json.dumps(whole)[:20])  # killed mid-batch
+    AckFile(str(acks))([{"type": "entry", "kind": "frame", "id": "b"}])
+    assert [ack["id"] for ack in read_acks(acks)] == ["a", "b"]

@@ -26,12 +26,19 @@ class Audit:
 
 
 def read_acks(path: Path) -> list[dict[str, Any]]:
-    """Every complete line of an acks file (a writer killed mid-line leaves a partial last one,
-    which was never acknowledged: the ack is written after the call returned)."""
+    """Every complete ack line of an acks file. A writer killed while writing a batch leaves a
+    fragment of a line, at the end or (once the next writer appended) as a line of its own;
+    a fragment was never acknowledged (acks are written after the calls returned)."""
     if not path.exists():
         return []
     lines = path.read_text(encoding="utf-8").split("\n")
-    return [json.loads(line) for line in lines[:-1] if line]
+    acks: list[dict[str, Any]] = []
+    for line in lines[:-1]:
+        try:
+            acks.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue  # a fragment
+    return acks
 
 
 def manifest_path(root: Path, session_id: str, peer_id: str, resource_id: str) -> Path:

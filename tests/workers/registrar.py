@@ -50,8 +50,15 @@ class AckFile:
     """Acknowledgements appended to a file, each one flushed and fsynced before returning."""
 
     def __init__(self, path: str) -> None:
-        self._handle = open(path, "a", encoding="utf-8")  # noqa: SIM115
+        self._handle = open(path, "a+", encoding="utf-8")  # noqa: SIM115
         self._lock = threading.Lock()
+        # A writer killed in the middle of a batch of acks may have left a fragment of a line
+        # (a batch larger than the buffer goes out in several writes): end it, so that this
+        # writer's acks start on a line of their own and the fragment stays one bad line.
+        if self._handle.tell() > 0:
+            self._handle.seek(self._handle.tell() - 1)
+            if self._handle.read(1) != "\n":
+                self._handle.write("\n")
 
     def __call__(self, acks: list[Ack]) -> None:
         if not acks:
