@@ -362,7 +362,7 @@ def _file_size(root: Path) -> list[Result]:
     connection.close()
     size = db.stat().st_size
     shown = ", ".join(f"{name} {pages / 2**20:.0f}" for name, pages in parts[:8])
-    floor = stats.get("floor_bytes") or _floor_size(root)
+    floor = stats.get("floor_bytes") or _floor_size(root, stats)
     return [
         Result(
             "database file size",
@@ -389,7 +389,7 @@ def _file_size(root: Path) -> list[Result]:
     ]
 
 
-def _floor_size(root: Path) -> int:
+def _floor_size(root: Path, stats: dict[str, Any]) -> int:
     """The size of the smallest SQLite file that holds what the store must: each entry's hash
     (indexed, for the lookup by ref) and canonical JSON, and each log's manifest. Cached in
     stats.json."""
@@ -414,10 +414,8 @@ def _floor_size(root: Path) -> int:
     connection.close()
     size = floor_db.stat().st_size
     floor_db.unlink()
-    stats_path = root / "stats.json"
-    stats = json.loads(stats_path.read_text())
     stats["floor_bytes"] = size
-    stats_path.write_text(json.dumps(stats))
+    (root / "stats.json").write_text(json.dumps(stats))
     return size
 
 

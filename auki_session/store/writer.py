@@ -182,12 +182,12 @@ class Writer:
         store: Store,
         connection: Connection,
         files: FileChanges,
-        learnt: Learnt | None = None,
+        learnt: Learnt,
     ) -> None:
         self.store = store
         self.connection = connection
         self.files = files
-        self.learnt = Learnt() if learnt is None else learnt
+        self.learnt = learnt
         self.run = Runner(connection)
         self.peers_added: set[str] = set()
         self.refs_found: set[RefKey] = set()
