@@ -1,10 +1,30 @@
 """auki_session: the Auki SDK's session surface over a persistent SQLite registry."""
 
-from .canonical import canonical_json
+from ._domain.canonical import canonical_json
+from ._domain.entries import Entry
+from ._domain.frames import FrameDef
+from ._domain.hashing import content_hash
+from ._domain.logs import (
+    DetectionLogHandle,
+    LogInfo,
+    PoseLogHandle,
+    SensorLogHandle,
+    TimeTransformLogHandle,
+)
+from ._domain.refs import LogRef, RegistryRef
+from ._domain.sessions import SessionInfo
+from ._domain.specs import (
+    DetectionLogSpec,
+    HeadSpec,
+    PoseLogSpec,
+    SensorLogSpec,
+    TimeTransformLogSpec,
+)
 from .errors import (
     ArgumentTypeError,
     AukiSessionError,
     CanonicalJsonError,
+    ConfigurationError,
     DuplicateLogError,
     EntryTooLargeError,
     InvalidEntryError,
@@ -15,19 +35,14 @@ from .errors import (
     StoreError,
     UnresolvedRefError,
 )
-from .frames import FrameDef
-from .handles import DetectionLogHandle, PoseLogHandle, SensorLogHandle, TimeTransformLogHandle
-from .hashing import content_hash
 from .peer import Peer
-from .records import Entry, LogInfo, SessionInfo
-from .refs import LogRef, RegistryRef
 from .session import Session
-from .specs import DetectionLogSpec, HeadSpec, PoseLogSpec, SensorLogSpec, TimeTransformLogSpec
 
 __all__ = [
     "ArgumentTypeError",
     "AukiSessionError",
     "CanonicalJsonError",
+    "ConfigurationError",
     "DetectionLogHandle",
     "DetectionLogSpec",
     "DuplicateLogError",

@@ -1,5 +1,5 @@
 """`python -m auki_session`: the `auki-session` command line."""
 
-from .cli import main
+from ._cli import main
 
 raise SystemExit(main())

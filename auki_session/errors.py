@@ -2,6 +2,22 @@
 
 from __future__ import annotations
 
+__all__ = [
+    "ArgumentTypeError",
+    "AukiSessionError",
+    "CanonicalJsonError",
+    "ConfigurationError",
+    "DuplicateLogError",
+    "EntryTooLargeError",
+    "InvalidEntryError",
+    "InvalidIdError",
+    "InvalidRefError",
+    "NotFoundError",
+    "SchemaVersionError",
+    "StoreError",
+    "UnresolvedRefError",
+]
+
 
 class AukiSessionError(Exception):
     """Base of every error raised by auki_session (never raised itself)."""
@@ -49,3 +65,8 @@ class SchemaVersionError(StoreError):
 
 class ArgumentTypeError(AukiSessionError, TypeError):
     """An argument is not of a type the call accepts; the message names the argument."""
+
+
+class ConfigurationError(AukiSessionError, ValueError):
+    """A setting is not usable: an app id, storage root, database URL, durability or entry
+    kind; the message names it."""

@@ -4,49 +4,64 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import TYPE_CHECKING
 
 from ulid import ULID
 
-from .clocks import MONOTONIC_BODY, UTC_BODY, auto_clock_ids
-from .entries import (
-    ENTRY_KINDS,
+from ._domain.clocks import MONOTONIC_BODY, UTC_BODY, auto_clock_ids
+from ._domain.entries import (
     CanonicalEntry,
+    Entry,
+    EntryKind,
+    check_kind,
+    check_registry_kind,
     clock_entry,
     detector_entry,
     frame_entry,
     sensor_entry,
 )
-from .errors import ArgumentTypeError, InvalidEntryError, NotFoundError
-from .ids import validate_peer_id
-from .records import Entry, SessionInfo
-from .refs import RegistryRef, as_registry_ref
-from .store.repository import Store
-from .store.sqlite import DURABILITY, Durability
-from .stores import store_for
+from ._domain.ids import validate_peer_id
+from ._domain.refs import RegistryRef, as_registry_ref
+from ._domain.sessions import SessionInfo
+from ._store.engines import DURABILITY, Durability
+from ._store.store import Store, shared_store
+from ._store.transaction import Transaction
+from .errors import ArgumentTypeError, ConfigurationError, NotFoundError
 
 if TYPE_CHECKING:
     from .session import Session
+
+__all__ = ["Peer"]
 
 
 class Peer:
     """A peer's identity (`peer_id`, `app_id`) bound to a storage root.
 
-    Nothing touches the disk until the first call that needs the store.
+    Nothing touches the disk until the first call that needs the store. Every `Peer` on one
+    storage root (or database URL) in a process shares one open store.
     """
 
-    __slots__ = ("_app_id", "_bound", "_durability", "_peer_id", "_storage_root", "_storage_url")
+    __slots__ = (
+        "_app_id",
+        "_bound",
+        "_durability",
+        "_peer_id",
+        "_read_only",
+        "_storage_root",
+        "_storage_url",
+    )
 
     def __init__(self, peer_id: str, app_id: str) -> None:
         self._peer_id = validate_peer_id(peer_id)
         if not isinstance(app_id, str):
             raise ArgumentTypeError(f"app_id must be a str, got {type(app_id).__name__}")
         if not app_id:
-            raise InvalidEntryError("app_id must not be empty")
-        self._app_id = app_id
+            raise ConfigurationError("app_id must not be empty")
+        self._app_id = str(app_id)
         self._storage_root = "."
         self._storage_url: str | None = None
+        self._read_only = False
         self._bound: Store | None = None
         self._durability: Durability = "full"
 
@@ -72,60 +87,91 @@ class Peer:
         return self._storage_root
 
     @property
-    def durability(self) -> str:
+    def storage_url(self) -> str | None:
+        """The database URL set with `with_storage_url`, or None for the root's SQLite file."""
+        return self._storage_url
+
+    @property
+    def durability(self) -> Durability:
         """`"full"` (power-loss durable, the default) or `"normal"`."""
         return self._durability
 
-    def with_storage_root(self, path: str | os.PathLike[str]) -> Peer:
-        """Set the storage root in place and return this peer (for chaining)."""
+    @property
+    def read_only(self) -> bool:
+        """Whether this peer only reads its store (see `with_storage_root`)."""
+        return self._read_only
+
+    def with_storage_root(self, path: str | os.PathLike[str], *, read_only: bool = False) -> Peer:
+        """Set the storage root in place and return this peer (for chaining). With
+        `read_only`, the store is opened for reading only and never written, so a copy on
+        read-only media can be read; registrations then raise StoreError."""
         if not isinstance(path, str | os.PathLike):
             raise ArgumentTypeError(
                 f"storage root must be a str or os.PathLike, got {type(path).__name__}"
             )
         root = os.fspath(path)
         if not isinstance(root, str) or not root:
-            raise InvalidEntryError("storage root must be a non-empty path")
+            raise ConfigurationError("storage root must be a non-empty path")
         self._storage_root = root
+        self._read_only = _flag(read_only, "read_only")
         self._bound = None
         return self
 
-    @property
-    def storage_url(self) -> str | None:
-        """The database URL set with `with_storage_url`, or None for the root's SQLite file."""
-        return self._storage_url
-
-    def with_storage_url(self, url: str) -> Peer:
+    def with_storage_url(self, url: str, *, read_only: bool = False) -> Peer:
         """Keep the registry in a server database instead of the root's SQLite file, e.g.
         `postgresql+psycopg://user@host/fleet`. Log manifests are still written under the
         storage root. Returns this peer."""
         if not isinstance(url, str) or "://" not in url:
-            raise InvalidEntryError(f"storage url must be a SQLAlchemy URL string, got {url!r}")
+            raise ConfigurationError(f"storage url must be a SQLAlchemy URL string, got {url!r}")
         self._storage_url = url
+        self._read_only = _flag(read_only, "read_only")
         self._bound = None
         return self
 
     def with_durability(self, durability: str) -> Peer:
         """Choose `"full"` (SQLite synchronous=FULL, fsynced manifests; the default) or
         `"normal"` (synchronous=NORMAL: a power cut may lose the last commits, never
-        corrupt the store). Returns this peer."""
-        if durability not in DURABILITY:
-            raise InvalidEntryError(
-                f"durability must be one of {', '.join(DURABILITY)}, got {durability!r}"
-            )
-        self._durability = durability  # type: ignore[assignment]
-        self._bound = None
-        return self
+        corrupt the store) for this peer's write transactions. Returns this peer."""
+        for known in DURABILITY:
+            if type(durability) is str and durability == known:
+                self._durability = known
+                return self
+        raise ConfigurationError(
+            f"durability must be one of {', '.join(DURABILITY)}, got {durability!r}"
+        )
+
+    def close(self) -> None:
+        """Close the store this peer uses (shared with every Peer on the same root); the
+        next call opens it again."""
+        if self._bound is not None:
+            self._bound.close()
+            self._bound = None
 
     def _store(self) -> Store:
-        """The store this peer writes to, bound at first use (the storage root resolved
-        against the working directory then) until the root, URL or durability changes."""
+        """The store this peer uses, opened at first use (the storage root resolved against
+        the working directory then) until the root or URL changes or the store is closed."""
         bound = self._bound
-        if bound is None:
-            bound = self._bound = store_for(self._storage_root, self._durability, self._storage_url)
+        if bound is None or bound.closed:
+            bound = self._bound = shared_store(
+                self._storage_root, self._storage_url, readonly=self._read_only
+            )
         return bound
 
+    def _write(self) -> AbstractContextManager[Transaction]:
+        """A write transaction of this peer; inside its open one, a savepoint of it."""
+        store = self._store()
+        open_transaction = store.transaction_of(self)
+        if open_transaction is not None:
+            return open_transaction.savepoint()
+        return Transaction(store, self, self._durability)
+
     def _put(self, entry: CanonicalEntry) -> RegistryRef:
-        return self._store().put(entry)
+        store = self._store()
+        open_transaction = store.transaction_of(self)
+        if open_transaction is not None:
+            return open_transaction.stage_entry(entry)
+        with Transaction(store, self, self._durability) as transaction:
+            return transaction.put_entry(entry)
 
     def register_frame(self, frame_id: str, frame: object) -> RegistryRef:
         """Register (a version of) a coordinate frame; `frame` is a FrameDef."""
@@ -155,12 +201,11 @@ class Peer:
         monotonic_id, utc_id = auto_clock_ids(self._peer_id, session_id)
         monotonic = clock_entry(self._peer_id, session_id, monotonic_id, MONOTONIC_BODY)
         utc = clock_entry(self._peer_id, session_id, utc_id, UTC_BODY)
-        store = self._store()
-        with store.write() as writer:
-            writer.create_session(session_id, self._peer_id, self._app_id)
-            writer.put_entry(monotonic)
-            writer.put_entry(utc)
-        return Session._bind(self, store, session_id, self._app_id, (monotonic.ref, utc.ref))
+        with self._write() as transaction:
+            transaction.create_session(session_id, self._peer_id, self._app_id)
+            transaction.put_entry(monotonic)
+            transaction.put_entry(utc)
+        return Session._bind(self, session_id, self._app_id, (monotonic.ref, utc.ref))
 
     def open_session(self, session_id: str) -> Session:
         """Re-open one of this peer's sessions by id (no new clocks are minted)."""
@@ -168,30 +213,41 @@ class Peer:
 
         if not isinstance(session_id, str):
             raise ArgumentTypeError(f"session_id must be a str, got {type(session_id).__name__}")
-        store = self._store()
-        with store.lookup() as reader:
+        with self._store().lookup(self) as reader:
             info = reader.session(session_id)
         if info is None or info.peer_id != self._peer_id:
             raise NotFoundError(f"peer {self._peer_id!r} has no session {session_id!r}")
-        return Session._bind(self, store, session_id, info.app_id)
+        return Session._bind(self, session_id, info.app_id)
 
     @contextmanager
-    def transaction(self) -> Iterator[Peer]:
-        """Make every registration inside the block atomic: all are committed once, or none."""
-        with self._store().write():
+    def transaction(self, *joining: Peer) -> Iterator[Peer]:
+        """Make every registration inside the block atomic: all are committed once, or none.
+        Peers in `joining` (on the same storage root) register into it too; any other peer
+        on this root that registers in this thread meanwhile is refused (it would wait for
+        this transaction), and in another thread waits for it to commit."""
+        store = self._store()
+        for other in joining:
+            if not isinstance(other, Peer):
+                raise ArgumentTypeError(f"transaction() joins Peers, got {type(other).__name__}")
+            if other._store() is not store:
+                raise ConfigurationError(
+                    f"{other!r} cannot join a transaction of {self!r}: their stores differ"
+                )
+        with self._write() as transaction:
+            for other in joining:
+                transaction.join(other)
             yield self
 
     def sessions(self) -> list[SessionInfo]:
         """This peer's sessions, oldest first."""
-        with self._store().lookup() as reader:
+        with self._store().lookup(self) as reader:
             return reader.sessions(self._peer_id)
 
     def entries(self, kind: str | None = None) -> list[Entry]:
         """The current version of each of this peer's frames, sensors and detectors."""
-        if kind is not None:
-            _check_kind(kind, registry_only=True)
-        with self._store().lookup() as reader:
-            return reader.current_entries(self._peer_id, kind)
+        wanted = None if kind is None else check_registry_kind(kind)
+        with self._store().lookup(self) as reader:
+            return reader.current_entries(self._peer_id, wanted)
 
     def frames(self) -> list[Entry]:
         """The current version of each frame."""
@@ -207,18 +263,19 @@ class Peer:
 
     def current(self, kind: str, entry_id: str) -> Entry:
         """The current version of one frame, sensor or detector id."""
-        _check_kind(kind, registry_only=True)
-        with self._store().lookup() as reader:
-            found = reader.current(self._peer_id, kind, entry_id)
+        wanted = check_registry_kind(kind)
+        with self._store().lookup(self) as reader:
+            found = reader.current(self._peer_id, wanted, entry_id)
         if found is None:
-            raise NotFoundError(f"peer {self._peer_id!r} has no {kind} {entry_id!r}")
+            raise NotFoundError(f"peer {self._peer_id!r} has no {wanted} {entry_id!r}")
         return found
 
     def history(self, kind: str, entry_id: str) -> list[Entry]:
-        """Every distinct version of an id, in the order first registered."""
-        _check_kind(kind)
-        with self._store().lookup() as reader:
-            return reader.history(self._peer_id, kind, entry_id)
+        """Every distinct version of an id, in the order first registered (a clock id's
+        grouped by session)."""
+        wanted: EntryKind = check_kind(kind)
+        with self._store().lookup(self) as reader:
+            return reader.history(self._peer_id, wanted, entry_id)
 
     def entry(self, ref: object) -> Entry:
         """The stored entry a RegistryRef (or hash string) names."""
@@ -227,7 +284,7 @@ class Peer:
         else:
             wanted = as_registry_ref(ref, "ref")
             wanted_hash = wanted.hash
-        with self._store().lookup() as reader:
+        with self._store().lookup(self) as reader:
             found = reader.entry(wanted_hash)
         if found is None or (
             wanted is not None and (found.peer_id, found.id) != (wanted.peer_id, wanted.id)
@@ -236,7 +293,7 @@ class Peer:
         return found
 
 
-def _check_kind(kind: str, *, registry_only: bool = False) -> None:
-    allowed = ENTRY_KINDS[:3] if registry_only else ENTRY_KINDS
-    if kind not in allowed:
-        raise InvalidEntryError(f"kind must be one of {', '.join(allowed)}, got {kind!r}")
+def _flag(value: object, name: str) -> bool:
+    if not isinstance(value, bool):
+        raise ArgumentTypeError(f"{name} must be a bool, got {type(value).__name__}")
+    return value

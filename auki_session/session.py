@@ -4,38 +4,39 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, NoReturn, TypeVar
 
-from .clocks import auto_clock_ids
-from .entries import clock_entry
-from .errors import ArgumentTypeError, NotFoundError
-from .handles import (
+from ._domain.clocks import auto_clock_ids
+from ._domain.entries import Entry, clock_entry
+from ._domain.logs import (
     DetectionLogHandle,
+    LogHandle,
+    LogInfo,
+    LogSpec,
     PoseLogHandle,
     SensorLogHandle,
     TimeTransformLogHandle,
-    _LogHandle,
+    plan_log,
 )
-from .manifests import LogSpec, plan_log
-from .records import Entry, LogInfo
-from .refs import LogRef, RegistryRef
-from .specs import DetectionLogSpec, PoseLogSpec, SensorLogSpec, TimeTransformLogSpec
-from .store.repository import Store
+from ._domain.refs import LogRef, RegistryRef
+from ._domain.specs import DetectionLogSpec, PoseLogSpec, SensorLogSpec, TimeTransformLogSpec
+from .errors import ArgumentTypeError, NotFoundError
 
 if TYPE_CHECKING:
     from .peer import Peer
 
-_Handle = TypeVar("_Handle", bound=_LogHandle)
+__all__ = ["Session"]
+
+_Handle = TypeVar("_Handle", bound=LogHandle)
 
 
 class Session:
     """A recording session. Born from `peer.start_session()` or `peer.open_session(id)`."""
 
-    __slots__ = ("_app_id", "_monotonic", "_peer", "_session_id", "_storage_root", "_store", "_utc")
+    __slots__ = ("_app_id", "_monotonic", "_peer", "_session_id", "_storage_root", "_utc")
     _app_id: str
     _monotonic: RegistryRef | None
     _peer: Peer
     _session_id: str
     _storage_root: str
-    _store: Store
     _utc: RegistryRef | None
 
     def __init__(self) -> None:
@@ -48,14 +49,12 @@ class Session:
     def _bind(
         cls,
         peer: Peer,
-        store: Store,
         session_id: str,
         app_id: str,
         auto_clocks: tuple[RegistryRef, RegistryRef] | None = None,
     ) -> Session:
         session = object.__new__(cls)
         session._peer = peer
-        session._store = store
         session._session_id = session_id
         session._app_id = app_id
         session._storage_root = peer.storage_root
@@ -108,12 +107,12 @@ class Session:
 
     def register_clock(self, clock_id: str, body: object) -> RegistryRef:
         """Register a session-scoped clock (the id is used verbatim)."""
-        return self._store.put(clock_entry(self.peer_id, self._session_id, clock_id, body))
+        return self._peer._put(clock_entry(self.peer_id, self._session_id, clock_id, body))
 
     def _register_log(self, spec: LogSpec, handle: type[_Handle]) -> _Handle:
         plan = plan_log(self.peer_id, self._app_id, self._session_id, spec)
-        with self._store.write() as writer:
-            root = writer.add_log(self._session_id, self.peer_id, plan)
+        with self._peer._write() as transaction:
+            root = transaction.add_log(self._session_id, self.peer_id, plan)
         return handle(plan.resource_id, str(root), LogRef(self.peer_id, plan.resource_id))
 
     def register_sensor_log(self, spec: SensorLogSpec) -> SensorLogHandle:
@@ -138,13 +137,13 @@ class Session:
 
     def clocks(self) -> list[Entry]:
         """The current version of each of this session's clocks."""
-        with self._store.lookup() as reader:
-            return reader.session_clocks(self._session_id)
+        with self._peer._store().lookup(self._peer) as reader:
+            return reader.clocks(self._session_id)
 
     def logs(self) -> list[LogInfo]:
         """This session's logs, with manifests and head specs, in registration order."""
-        with self._store.lookup() as reader:
-            return reader.session_logs(self._session_id)
+        with self._peer._store().lookup(self._peer) as reader:
+            return reader.logs(self._session_id)
 
     def log(self, resource_id: str) -> LogInfo:
         """One of this session's logs by resource id."""

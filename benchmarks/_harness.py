@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from auki_session.store.sqlite import BUSY_TIMEOUT_MS, DURABILITY
+from auki_session._store.engines import BUSY_TIMEOUT_MS, DURABILITY
 
 BENCH_DIR = Path(os.environ.get("AUKI_BENCH_DIR", tempfile.gettempdir())) / "auki_session_bench"
 """Where benchmark stores live (the scale store is cached here between runs); never the repo."""

@@ -12,8 +12,8 @@ from collections.abc import Callable
 import rfc8785
 import xxhash
 
-from auki_session.canonical import canonical_json
-from auki_session.hashing import content_hash
+from auki_session._domain.canonical import canonical_json
+from auki_session._domain.hashing import content_hash
 
 from ._harness import Result, main
 

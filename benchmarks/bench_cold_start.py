@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from auki_session import FrameDef, Peer
-from auki_session.stores import close_all
+from auki_session._store.store import close_all
 
 from ._harness import Result, camera_body, main, scratch
 

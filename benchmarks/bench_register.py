@@ -24,10 +24,10 @@ from pathlib import Path
 from sqlalchemy import Connection, Engine
 
 from auki_session import FrameDef, Peer
-from auki_session.entries import CanonicalEntry, sensor_entry
-from auki_session.store.sqlite import for_writing, make_engine
-from auki_session.store.writer import utc_now
-from auki_session.stores import close_all
+from auki_session._domain.entries import CanonicalEntry, sensor_entry
+from auki_session._store.engines import for_writing, make_engine
+from auki_session._store.store import close_all
+from auki_session._store.transaction import utc_now
 
 from ._harness import (
     ENTRY_COLUMNS,

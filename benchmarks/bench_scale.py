@@ -27,17 +27,17 @@ from pathlib import Path
 from typing import Any
 
 from auki_session import FrameDef, HeadSpec, Peer, RegistryRef, SensorLogSpec
-from auki_session.clocks import MONOTONIC_BODY, UTC_BODY, auto_clock_ids
-from auki_session.entries import (
+from auki_session._domain.clocks import MONOTONIC_BODY, UTC_BODY, auto_clock_ids
+from auki_session._domain.entries import (
     CanonicalEntry,
     clock_entry,
     detector_entry,
     frame_entry,
     sensor_entry,
 )
-from auki_session.manifests import plan_log
-from auki_session.store import migrate
-from auki_session.stores import close_all
+from auki_session._domain.logs import plan_log
+from auki_session._store import migrate
+from auki_session._store.store import close_all
 
 from ._harness import BENCH_DIR, ENTRY_COLUMNS, Result, camera_body, main, raw_connection
 

@@ -13,9 +13,9 @@ import statistics
 from pathlib import Path
 
 from auki_session import FrameDef, Peer
-from auki_session.entries import frame_entry
-from auki_session.store.writer import utc_now
-from auki_session.stores import close_all
+from auki_session._domain.entries import frame_entry
+from auki_session._store.store import close_all
+from auki_session._store.transaction import utc_now
 
 from ._harness import (
     ENTRY_COLUMNS,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine
 
-from auki_session.store.tables import VERSION_TABLE, metadata
+from auki_session._store.tables import VERSION_TABLE, metadata
 
 
 def _run(connection: object) -> None:

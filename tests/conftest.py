@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy.pool import NullPool
 
 from auki_session import FrameDef, HeadSpec, Peer, RegistryRef, SensorLogSpec
-from auki_session.stores import close_all
+from auki_session._store.store import close_all
 
 TABLES = ("peers", "entries", "heads", "sessions", "clocks", "logs", "log_refs")
 

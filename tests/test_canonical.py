@@ -17,9 +17,9 @@ import xxhash
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from auki_session.canonical import MAX_DEPTH, canonical_json
+from auki_session._domain.canonical import MAX_DEPTH, canonical_json
+from auki_session._domain.hashing import content_hash
 from auki_session.errors import CanonicalJsonError
-from auki_session.hashing import content_hash
 
 
 def text(value: object) -> str:

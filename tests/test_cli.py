@@ -23,10 +23,10 @@ from auki_session import (
     canonical_json,
     content_hash,
 )
-from auki_session.cli import main
-from auki_session.demo import DEMO_PEER_ID, register_demo_robot
-from auki_session.store import migrate
-from auki_session.stores import close_all
+from auki_session._cli import main
+from auki_session._cli.demo import DEMO_PEER_ID, register_demo_robot
+from auki_session._store import migrate
+from auki_session._store.store import close_all
 from tests.conftest import camera_body
 
 FIXTURES = Path(__file__).parent / "fixtures"

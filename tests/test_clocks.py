@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from auki_session import InvalidEntryError
-from auki_session.clocks import MONOTONIC_BODY, UTC_BODY, auto_clock_ids
-from auki_session.entries import clock_entry
+from auki_session._domain.clocks import MONOTONIC_BODY, UTC_BODY, auto_clock_ids
+from auki_session._domain.entries import clock_entry
 
 SPEC_CLOCK_BYTES = (
     b'{"clock_id":"K1-AABBCCDDEEFF/monotonic","epoch":null,"monotonic":true,"peer_id":"galbot",'

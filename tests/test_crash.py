@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from auki_session import FrameDef, Peer
-from auki_session.store.repository import Store
+from auki_session._store.store import open_store
 from tests.workers.audit import (
     audit,
     committed_logs_have_manifests,
@@ -29,11 +29,7 @@ SEED = scale("AUKI_CRASH_SEED", 5)
 
 def reopen(root: Path) -> None:
     """Open the store the way any next process would (which replays pending journals)."""
-    store = Store(root)
-    try:
-        assert store.engine is not None
-    finally:
-        store.close()
+    open_store(root).close()
 
 
 def kill(process: subprocess.Popen[bytes], delay: float) -> None:

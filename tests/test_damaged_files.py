@@ -23,8 +23,7 @@ from auki_session import (
     Session,
     StoreError,
 )
-from auki_session.store.repository import Store
-from auki_session.stores import close_all
+from auki_session._store.store import close_all, open_store
 from tests.conftest import snapshot
 from tests.workers.audit import audit
 
@@ -51,10 +50,10 @@ def pose_log(session: Session, a: RegistryRef, b: RegistryRef, rate: int = 0) ->
 
 
 def read_only_count(root: Path) -> int:
-    store = Store(root, readonly=True)
+    store = open_store(root, readonly=True)
     try:
         with store.read() as reader:
-            return reader.count("entries")
+            return sum(kind.versions for kind in reader.store_counts().kinds)
     finally:
         store.close()
 

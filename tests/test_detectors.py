@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from auki_session import InvalidEntryError
-from auki_session.entries import detector_entry
+from auki_session._domain.entries import detector_entry
 
 PEER = "galbot"
 

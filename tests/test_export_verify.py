@@ -11,8 +11,8 @@ import pytest
 import xxhash
 
 from auki_session import FrameDef, Peer, content_hash
-from auki_session.logfiles import JOURNAL_DIR
-from auki_session.stores import close_all
+from auki_session._domain.layout import JOURNAL_DIR
+from auki_session._store.store import close_all
 from tests.test_cli import ApiStore, Run, assert_one_line_error, cli, make_api_store
 
 KINDS = ("frame", "sensor", "detector", "clock")

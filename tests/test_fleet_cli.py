@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from auki_session.cli import main
+from auki_session._cli import main
 from tests.conftest import make_robot
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from auki_session import FrameDef, InvalidEntryError, RegistryRef, content_hash
-from auki_session.entries import frame_entry
+from auki_session._domain.entries import frame_entry
 
 SPEC_FRAME_BYTES = (
     b'{"axes":{"x":"forward","y":"left","z":"up"},"frame_id":"K1-AABBCCDDEEFF/base_link",'

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from auki_session import FrameDef, RegistryRef
-from auki_session.entries import clock_entry, detector_entry, frame_entry, sensor_entry
+from auki_session._domain.entries import clock_entry, detector_entry, frame_entry, sensor_entry
 from auki_session.errors import AukiSessionError
 
 

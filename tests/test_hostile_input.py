@@ -31,7 +31,7 @@ from auki_session import (
     Session,
     TimeTransformLogSpec,
 )
-from auki_session.stores import close_all
+from auki_session._store.store import close_all
 from tests.conftest import camera_body, snapshot
 
 EXAMPLES = settings(

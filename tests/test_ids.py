@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from auki_session import InvalidIdError, Peer
-from auki_session.ids import validate_id, validate_peer_id
+from auki_session._domain.ids import validate_id, validate_peer_id
 
 # Every Unicode White_Space code point, paired with how Rust's `{:?}` prints it as a char.
 WHITESPACE = [

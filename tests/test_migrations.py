@@ -15,9 +15,9 @@ import pytest
 from sqlalchemy import create_engine
 
 from auki_session import FrameDef, Peer, SchemaVersionError, StoreError
-from auki_session.store import migrate
-from auki_session.store.sqlite import for_writing, make_engine
-from auki_session.store.tables import VERSION_TABLE, metadata
+from auki_session._store import migrate
+from auki_session._store.engines import for_writing, make_engine
+from auki_session._store.tables import VERSION_TABLE, metadata
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 REPO = Path(__file__).resolve().parent.parent
@@ -130,7 +130,7 @@ def _file_digest(path: Path) -> str:
 
 def test_a_newer_database_is_refused_and_left_untouched(tmp_path: Path) -> None:
     Peer("p", "a").with_storage_root(tmp_path).register_frame("f", FrameDef.ros_body())
-    from auki_session.stores import close_all
+    from auki_session._store.store import close_all
 
     close_all()
     db = tmp_path / "auki_session.db"

@@ -16,15 +16,15 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
 
 from auki_session import FrameDef, Peer
-from auki_session.store.push import push_store
-from auki_session.store.repository import Store
+from auki_session._store.push import push_store
+from auki_session._store.store import open_store
 from tests.conftest import make_robot
 
 REPO = Path(__file__).resolve().parent.parent
 
 
 def fleet_rows(url: str, table: str) -> list[tuple[object, ...]]:
-    store = Store(Path("."), url=url, readonly=True)
+    store = open_store(Path("."), url=url, readonly=True)
     try:
         with store.engine.connect() as connection:
             from sqlalchemy import text
@@ -103,11 +103,11 @@ def test_a_hash_held_with_other_json_in_the_fleet_is_reported(
     make_robot(tmp_path / "a", "robot-a")
     push_store(tmp_path / "a", fleet_url)
     victim = sorted(local_hashes(tmp_path / "a"))[0]
-    store = Store(Path("."), url=fleet_url)
-    with store.write() as writer:
+    store = open_store(Path("."), url=fleet_url)
+    with store.engine.begin() as connection:
         from sqlalchemy import text
 
-        writer.connection.execute(
+        connection.execute(
             text("UPDATE entries SET canonical_json = '{}' WHERE hash = :h"), {"h": victim}
         )
     store.close()
@@ -119,7 +119,7 @@ def test_a_hash_held_with_other_json_in_the_fleet_is_reported(
 PUSH = """
 import sys
 from pathlib import Path
-from auki_session.store.push import push_store
+from auki_session._store.push import push_store
 report = push_store(Path(sys.argv[1]), sys.argv[2])
 print(sum(report.copied.values()), len(report.problems))
 """

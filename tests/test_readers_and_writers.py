@@ -14,9 +14,8 @@ from pathlib import Path
 import pytest
 
 from auki_session import FrameDef, Peer
-from auki_session.store.repository import Store
-from auki_session.store.sqlite import for_writing, make_engine
-from auki_session.stores import close_all
+from auki_session._store.engines import for_writing, make_engine
+from auki_session._store.store import close_all, open_store
 from tests.workers.audit import audit, read_acks
 from tests.workers.processes import REPO, finish, go, spawn, wait_for_line
 
@@ -97,10 +96,10 @@ def test_a_writer_mid_transaction_does_not_block_readers(root: Path) -> None:
 def test_a_read_only_store_sees_commits_made_while_it_is_open(root: Path, tmp_path: Path) -> None:
     Peer("galbot", "setup").with_storage_root(root).register_frame("base", FrameDef.ros_body())
     close_all()  # the last connection closes: no -wal file is left beside the database
-    readonly = Store(root, readonly=True)
+    readonly = open_store(root, readonly=True)
     try:
         with readonly.read() as reader:
-            assert reader.count("entries") == 1
+            assert sum(kind.versions for kind in reader.store_counts().kinds) == 1
         acks = tmp_path / "acks.jsonl"
         writer = spawn(root, acks, "--ops", "25", "--wait-for-go")
         wait_for_line(writer, "ready")
@@ -108,8 +107,9 @@ def test_a_read_only_store_sees_commits_made_while_it_is_open(root: Path, tmp_pa
         finish(writer, timeout=30)
         figures = audit(root, read_acks(acks))
         with readonly.read() as reader:
-            assert reader.count("entries") == figures.entries
-            assert reader.count("logs") == figures.logs
+            counts = reader.store_counts()
+            assert sum(kind.versions for kind in counts.kinds) == figures.entries
+            assert counts.logs == figures.logs
     finally:
         readonly.close()
 
@@ -123,7 +123,7 @@ def test_a_write_transaction_takes_the_write_lock_at_begin_and_a_read_does_not(
     # Nothing is written inside the transaction: only BEGIN IMMEDIATE can hold the lock.
     with peer.transaction(), pytest.raises(sqlite3.OperationalError, match="locked"):
         other.execute("BEGIN IMMEDIATE")
-    store = Store(root)
+    store = open_store(root)
     with store.read():
         other.execute("BEGIN IMMEDIATE")
         other.execute("ROLLBACK")

@@ -19,12 +19,10 @@ from pathlib import Path
 import pytest
 
 from auki_session import FrameDef, Peer
+from auki_session._domain.layout import JOURNAL_DIR
+from auki_session._store.reader import Reader
+from auki_session._store.store import close_all, read_snapshot
 from auki_session.errors import StoreError
-from auki_session.logfiles import JOURNAL_DIR
-from auki_session.store import inspection as queries
-from auki_session.store.reader import Reader
-from auki_session.store.repository import Store
-from auki_session.stores import close_all
 from tests.test_cli import ApiStore, cli, make_api_store
 
 DB = "auki_session.db"
@@ -145,12 +143,11 @@ def test_a_copy_with_its_wal_files_shows_the_commits_only_in_the_wal(
 
 
 def test_a_read_only_store_refuses_writes(copied: ApiStore) -> None:
-    store = Store(copied.root, readonly=True)
-    try:
-        with pytest.raises(StoreError, match="read-only"), store.write():
-            pass
-    finally:
-        store.close()
+    peer = Peer("galbot", "app").with_storage_root(copied.root, read_only=True)
+    with pytest.raises(StoreError, match="read-only"):
+        peer.register_frame("base", FrameDef.ros_body())
+    with pytest.raises(StoreError, match="read-only"), peer.transaction():
+        pass
 
 
 def test_read_consistently_reads_again_when_a_writer_changed_an_idle_file(
@@ -164,9 +161,9 @@ def test_read_consistently_reads_again_when_a_writer_changed_an_idle_file(
         if len(calls) == 1:
             stat = db.stat()
             os.utime(db, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))
-        return queries.store_counts(reader).sessions
+        return reader.store_counts().sessions
 
-    assert queries.read_consistently(copied.root, read, require_head=True) == 3
+    assert read_snapshot(copied.root, read) == 3
     assert len(calls) == 2
 
 
@@ -178,7 +175,7 @@ def test_read_consistently_gives_up_on_a_file_that_keeps_changing(copied: ApiSto
         os.utime(db, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))
 
     with pytest.raises(StoreError, match="kept changing"):
-        queries.read_consistently(copied.root, read, require_head=True)
+        read_snapshot(copied.root, read)
 
 
 def test_a_reader_sees_commits_of_a_writer_that_is_still_open(

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 import pytest
 
 from auki_session import InvalidRefError, LogRef, RegistryRef
-from auki_session.refs import as_log_ref, as_registry_ref
+from auki_session._domain.refs import as_log_ref, as_registry_ref
 
 HASH = "476d36916dd2c96f09ea57304d0da334"
 

@@ -162,30 +162,6 @@ def test_two_peers_share_a_store_without_seeing_each_other(make_peer: MakePeer) 
     assert b.current("frame", "base_link").body["handedness"] == "left"
 
 
-def test_the_database_runs_wal_full_sync_and_foreign_keys(sqlite_peer: Peer, root: Path) -> None:
-    sqlite_peer.register_frame("base_link", FrameDef.ros_body())
-    from auki_session.store.sqlite import read_pragmas
-    from auki_session.stores import store_for
-
-    with store_for(str(root), "full").engine.connect() as connection:
-        pragmas = read_pragmas(connection.connection.driver_connection)  # type: ignore[arg-type]
-    assert pragmas["journal_mode"] == "wal"
-    assert pragmas["synchronous"] == 2
-    assert pragmas["foreign_keys"] == 1
-    assert int(str(pragmas["busy_timeout"])) > 0
-
-
-def test_durability_normal_relaxes_synchronous(root: Path) -> None:
-    peer = Peer("galbot", "app").with_storage_root(root).with_durability("normal")
-    peer.register_frame("base_link", FrameDef.ros_body())
-    from auki_session.store.sqlite import read_pragmas
-    from auki_session.stores import store_for
-
-    with store_for(str(root), "normal").engine.connect() as connection:
-        pragmas = read_pragmas(connection.connection.driver_connection)  # type: ignore[arg-type]
-    assert pragmas["synchronous"] == 1
-
-
 def test_timestamps_are_iso8601_utc(peer: Peer) -> None:
     frame = peer.register_frame("base_link", FrameDef.ros_body())
     stamp = peer.entry(frame).registered_at

@@ -23,7 +23,7 @@ from auki_session import (
     StoreError,
     UnresolvedRefError,
 )
-from auki_session.stores import close_all
+from auki_session._store.store import close_all
 from tests.conftest import camera_body, register_camera, snapshot
 
 SECOND = 1_000_000_000
@@ -204,7 +204,7 @@ def test_a_ref_found_inside_a_rolled_back_savepoint_is_checked_again(peer: Peer)
 
 
 def test_the_cache_of_found_refs_is_bounded(peer: Peer, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("auki_session.store.writer.KNOWN_REFS_MAX", 2)
+    monkeypatch.setattr("auki_session._store.transaction.KNOWN_REFS_MAX", 2)
     frames = [peer.register_frame(f"f{i}", FrameDef.ros_body()) for i in range(5)]
     for round_ in range(2):  # the second round finds some refs in the cache, some by a query
         for i, frame in enumerate(frames):
@@ -252,8 +252,7 @@ def test_a_refused_commit_releases_the_write_lock_and_leaves_nothing(
     peer = sqlite_peer
     peer.register_frame("base", FrameDef.ros_body())
     before = snapshot(root)
-    store = peer._store()
-    with pytest.raises(StoreError, match="commit failed"), store.write() as writer:
+    with pytest.raises(StoreError, match="commit failed"), peer._write() as writer:
         peer.register_frame("never_committed", FrameDef.ros_body())
         # SQLite checks deferred foreign keys at COMMIT and, when they fail, refuses it and
         # keeps the transaction open: a real refused commit.

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from auki_session import EntryTooLargeError, InvalidEntryError, InvalidRefError, RegistryRef
-from auki_session.entries import MAX_ENTRY_BYTES, sensor_entry
+from auki_session._domain.entries import MAX_ENTRY_BYTES, sensor_entry
 from tests.conftest import camera_body
 
 PEER = "test-peer"

@@ -21,7 +21,7 @@ from auki_session import (
     SensorLogSpec,
     TimeTransformLogSpec,
 )
-from auki_session.manifests import plan_log
+from auki_session._domain.logs import plan_log
 
 PEER = "galbot"
 I64_MAX = 2**63 - 1
@@ -256,12 +256,20 @@ def test_a_manual_pose_source_is_accepted() -> None:
 
 def test_ros2_tf_publishers_are_stored_sorted() -> None:
     spec = pose_spec(source={"kind": "ros2_tf", "publishers": ["/tf_b", "/tf_a", "/tf_c"]})
-    assert spec.source == {"kind": "ros2_tf", "publishers": ["/tf_a", "/tf_b", "/tf_c"]}
+    assert spec.source == {"kind": "ros2_tf", "publishers": ("/tf_a", "/tf_b", "/tf_c")}
 
 
 def test_ros2_tf_publishers_may_be_empty() -> None:
     spec = pose_spec(source={"kind": "ros2_tf", "publishers": []})
-    assert spec.source == {"kind": "ros2_tf", "publishers": []}
+    assert spec.source == {"kind": "ros2_tf", "publishers": ()}
+
+
+def test_specs_are_immutable_down_to_their_sources_and_cadences() -> None:
+    spec = pose_spec(source={"kind": "ros2_tf", "publishers": ["/tf"]})
+    with pytest.raises(TypeError):
+        spec.source["kind"] = "manual"  # type: ignore[index]
+    with pytest.raises(AttributeError):
+        spec.source["publishers"].append("/other")
 
 
 def test_ros2_tf_needs_publishers() -> None:

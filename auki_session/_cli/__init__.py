@@ -1,0 +1,133 @@
+"""`auki-session`: see, verify, export and upgrade a storage root from the command line.
+
+Read commands open the store read-only and write nothing, so they work on a copied storage
+root or read-only media. Output is aligned tables for people, or JSON with `--json`; failures
+are one line on stderr and a non-zero exit (1: `verify` found problems or `db check` found an
+old schema; 2: the command could not run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import sqlite3
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from sqlalchemy.exc import DBAPIError
+
+from .._domain.layout import DB_FILENAME
+from ..errors import AukiSessionError
+from . import commands
+from .commands import EXIT_ERROR, PROG, Result
+from .demo import DEMO_ROOT, demo
+from .parser import parser
+
+__all__ = ["main"]
+
+EXIT_BROKEN_PIPE = 141  # as a shell reports a process killed by SIGPIPE
+
+
+def _run(args: argparse.Namespace) -> Result:
+    """Call the command's function with the arguments it takes."""
+    root = Path(args.root if args.root is not None else ".")
+    url: str | None = args.url
+    command: str = args.command
+    if command == "demo":
+        return demo(args.demo_root or args.root or DEMO_ROOT)
+    if command == "push":
+        return commands.push(Path(args.source), args.target)
+    if command == "db" and args.action == "check":
+        return commands.db_check(root, url)
+    if command == "db" and args.action == "upgrade":
+        return commands.db_upgrade(root, url)
+    if command in ("db", "summary"):
+        run = commands.db_current if command == "db" else commands.summary
+        return commands.read(root, url, run, head=False)
+    if command == "peers":
+        return commands.read(root, url, commands.peers)
+    if command == "verify":
+        check_files = url is None or args.root is not None
+        return commands.read(root, url, lambda reader: commands.verify(reader, check_files))
+    if command == "entries":
+        return commands.read(
+            root, url, lambda r: commands.entries(r, args.peer, args.kind, args.session)
+        )
+    if command == "history":
+        return commands.read(
+            root, url, lambda r: commands.history(r, args.id, args.peer, args.kind)
+        )
+    if command == "show":
+        return commands.read(
+            root,
+            url,
+            lambda r: commands.show(r, args.ref, args.peer, args.kind, args.id, args.session),
+        )
+    if command == "sessions":
+        return commands.read(root, url, lambda r: commands.sessions(r, args.peer))
+    if command == "session":
+        return commands.read(root, url, lambda r: commands.session(r, args.session_id)[0])
+    if command == "export":
+        return commands.read(root, url, lambda r: commands.export(r, Path(args.dest)))
+    return commands.read(root, url, lambda r: commands.uses(r, args.hash))
+
+
+def _print(as_json: bool, result: Result) -> None:
+    if as_json:
+        sys.stdout.write(json.dumps(result.value, indent=2, ensure_ascii=False) + "\n")
+    elif result.raw is not None:
+        sys.stdout.flush()
+        buffer = getattr(sys.stdout, "buffer", None)
+        tail = b"\n" if sys.stdout.isatty() else b""
+        if buffer is None:
+            sys.stdout.write((result.raw + tail).decode("utf-8"))
+        else:
+            buffer.write(result.raw + tail)
+            buffer.flush()
+    else:
+        sys.stdout.write("".join(line + "\n" for line in result.lines))
+    sys.stdout.flush()
+
+
+def _fail(message: str) -> int:
+    first = " ".join(str(message).split("\n")[0].split())
+    sys.stderr.write(f"{PROG}: error: {first}\n")
+    return EXIT_ERROR
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    try:
+        args = parser().parse_args(argv)
+    except SystemExit as exit_:
+        return exit_.code if isinstance(exit_.code, int) else EXIT_ERROR
+    # Not parser defaults: the options are shared with the subcommands, whose defaults would
+    # then overwrite a value given before the command.
+    args.root = getattr(args, "root", None)
+    args.json = getattr(args, "json", False)
+    args.url = getattr(args, "url", None)
+    try:
+        result = _run(args)
+        _print(args.json, result)
+    except BrokenPipeError:
+        # The reader went away (`| head`): stay quiet, also when Python flushes at exit.
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
+    except DBAPIError as error:
+        where = Path(args.root or ".") / DB_FILENAME
+        return _fail(f"{where}: cannot read the store: {error.orig}")
+    except sqlite3.Error as error:
+        return _fail(f"{Path(args.root or '.') / DB_FILENAME}: cannot read the store: {error}")
+    except LookupError as error:
+        return _fail(error.args[0] if error.args else repr(error))
+    except (AukiSessionError, OSError, ValueError) as error:
+        return _fail(str(error))
+    except KeyboardInterrupt:
+        return 130
+    if result.error is not None:
+        sys.stderr.write(f"{PROG}: error: {result.error}\n")
+    return result.code

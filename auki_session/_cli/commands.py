@@ -1,0 +1,428 @@
+"""One function per command: each reads what it needs and returns a `Result` (a JSON value for
+`--json`, the lines a person reads, or raw bytes), leaving printing to `main`."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.exc import DBAPIError
+
+from .._domain.entries import ENTRY_KINDS, REGISTRY_KINDS, Entry, EntryKind
+from .._domain.layout import DB_FILENAME
+from .._store import migrate
+from .._store.export import export as export_store
+from .._store.reader import Reader
+from .._store.store import open_store, read_snapshot
+from .._store.verify import Problem, VerifyReport
+from .._store.verify import verify as verify_store
+from ..errors import NotFoundError, StoreError
+from . import render
+
+__all__ = [
+    "EXIT_ERROR",
+    "EXIT_FOUND",
+    "EXIT_OK",
+    "PROG",
+    "Result",
+    "current_entries",
+    "db_check",
+    "db_current",
+    "db_upgrade",
+    "entries",
+    "export",
+    "history",
+    "peers",
+    "push",
+    "read",
+    "session",
+    "sessions",
+    "show",
+    "summary",
+    "uses",
+    "verify",
+]
+
+PROG = "auki-session"
+EXIT_OK, EXIT_FOUND, EXIT_ERROR = 0, 1, 2
+_HEX = frozenset("0123456789abcdef")
+_KIND_ORDER = {kind: index for index, kind in enumerate(ENTRY_KINDS)}
+
+
+@dataclass(slots=True)
+class Result:
+    """What a command produces: a JSON value, the lines a person reads, or raw bytes."""
+
+    value: Any = None
+    lines: list[str] = field(default_factory=list)
+    raw: bytes | None = None
+    code: int = EXIT_OK
+    error: str | None = None
+
+
+def read(
+    root: Path, url: str | None, run: Callable[[Reader], Result], *, head: bool = True
+) -> Result:
+    """Run a read command in one snapshot of the store, writing nothing to it; with `head`,
+    refuse a database whose schema is older than the code's."""
+
+    def checked(reader: Reader) -> Result:
+        revision = reader.schema_revision()
+        if head and revision != migrate.HEAD:
+            raise StoreError(
+                f"{reader.where}: database schema revision {revision!r} is older than this "
+                f"auki-session's {migrate.HEAD!r}; run `{PROG} db upgrade` first "
+                "(read commands never change the store)"
+            )
+        return run(reader)
+
+    return read_snapshot(root, checked, url=url)
+
+
+def _sorted(found: list[Entry]) -> list[Entry]:
+    """By peer, kind (frame, sensor, detector, clock), session and id; stable, so each id's
+    versions stay in the order first registered."""
+    return sorted(found, key=lambda e: (e.peer_id, _KIND_ORDER[e.kind], e.session_id or "", e.id))
+
+
+def current_entries(
+    reader: Reader, peer: str | None, kinds: Sequence[EntryKind], session_id: str | None
+) -> list[Entry]:
+    """The current version of each id of the given kinds (clocks: of every session, or one)."""
+    found: list[Entry] = []
+    registry = [kind for kind in kinds if kind != "clock"]
+    if registry and session_id is None:
+        one = registry[0] if len(registry) == 1 else None
+        found += [e for e in reader.current_entries(peer, one) if e.kind in registry]
+    if "clock" in kinds:
+        found += [e for e in reader.clocks(session_id) if peer is None or e.peer_id == peer]
+    return _sorted(found)
+
+
+def summary(reader: Reader) -> Result:
+    """Peers, counts per kind, sessions, logs, schema revision, file size."""
+    counts = reader.store_counts()
+    peers = reader.peer_summaries()
+    revision = reader.schema_revision()
+    on_server = reader.url is not None
+    size = 0 if on_server else reader.path.stat().st_size
+    wal = reader.path.with_name(reader.path.name + "-wal")
+    wal_size = wal.stat().st_size if not on_server and wal.exists() else 0
+    status = "current" if revision == migrate.HEAD else "needs upgrade"
+    value = {
+        "root": str(reader.root),
+        "database": reader.where,
+        "size_bytes": size,
+        "wal_bytes": wal_size,
+        "schema": {"revision": revision, "head": migrate.HEAD, "status": status},
+        "peers": [render.record_json(peer) for peer in peers],
+        "sessions": counts.sessions,
+        "logs": counts.logs,
+        "kinds": [render.record_json(kind) for kind in counts.kinds],
+    }
+    schema = f"{revision} ({status})"
+    if revision != migrate.HEAD:
+        schema += f": run `{PROG} db upgrade` to bring it to {migrate.HEAD}"
+    size_text = render.format_size(size) + (
+        f" + {render.format_size(wal_size)} WAL" if wal_size else ""
+    )
+    lines = render.table(
+        ["", ""],
+        [
+            ("storage root", reader.root),
+            ("database", reader.where if on_server else f"{DB_FILENAME}, {size_text}"),
+            ("schema", schema),
+            ("peers", counts.peers),
+            ("sessions", counts.sessions),
+            ("logs", counts.logs),
+        ],
+    )[1:]
+    lines += [""]
+    lines += render.table(
+        ["kind", "current ids", "versions"],
+        [(kind.kind, kind.ids, kind.versions) for kind in counts.kinds],
+        numeric=(1, 2),
+    )
+    if peers:
+        lines += ["", *render.peer_lines(peers)]
+    return Result(value, lines)
+
+
+def peers(reader: Reader) -> Result:
+    """Every peer, with its current frames, sensors, detectors and sessions."""
+    found = reader.peer_summaries()
+    lines = render.peer_lines(found) if found else ["no peers"]
+    return Result([render.record_json(peer) for peer in found], lines)
+
+
+def entries(
+    reader: Reader, peer: str | None, kind: EntryKind | None, session_id: str | None
+) -> Result:
+    """The current version of each id (clocks with kind clock or a session)."""
+    default: Sequence[EntryKind] = ("clock",) if session_id else REGISTRY_KINDS
+    found = current_entries(reader, peer, (kind,) if kind else default, session_id)
+    return Result(
+        [render.entry_json(entry) for entry in found],
+        render.entry_lines(found, "no current entries match"),
+    )
+
+
+def history(
+    reader: Reader, entry_id: str | None, peer: str | None, kind: EntryKind | None
+) -> Result:
+    """Every version ever registered, in the order first registered (clocks with kind clock
+    or an id)."""
+    found = reader.history(peer, kind, entry_id)
+    if kind is None and entry_id is None:
+        found = [entry for entry in found if entry.kind != "clock"]
+    found = _sorted(found)
+    if entry_id is not None and not found:
+        raise NotFoundError(f"no entry has id {entry_id!r}")
+    current = reader.current_hashes()
+    numbers: dict[tuple[str, str, str | None, str], int] = {}
+    value = []
+    for entry in found:
+        key = (entry.peer_id, entry.kind, entry.session_id, entry.id)
+        numbers[key] = numbers.get(key, 0) + 1
+        value.append({**render.entry_json(entry, entry.hash in current), "version": numbers[key]})
+    lines = render.entry_lines(found, "no entries match", versions=True, current=current)
+    return Result(value, lines)
+
+
+def _resolve(
+    reader: Reader,
+    ref: str | None,
+    peer: str | None,
+    kind: EntryKind | None,
+    entry_id: str | None,
+    session_id: str | None,
+) -> Entry:
+    """The version `show` names: a hash (or unique prefix), `peer/id@hash`, a JSON ref, or
+    the current version of `entry_id` (narrowed by peer, kind and session)."""
+    wanted_hash = None
+    if ref is not None:
+        ref = ref.strip()
+        if ref.startswith("{"):
+            try:
+                parsed = json.loads(ref)
+                peer, entry_id = parsed["peer_id"], parsed["id"]
+                wanted_hash = str(parsed["hash"]).lower()
+            except (ValueError, KeyError, TypeError) as error:
+                raise ValueError(
+                    f"ref {ref!r} is not a JSON object with peer_id, id and hash"
+                ) from error
+        elif "/" in ref:
+            peer, _, rest = ref.partition("/")
+            entry_id, _, found_hash = rest.rpartition("@") if "@" in rest else (rest, "", "")
+            wanted_hash = found_hash.lower() or None
+        elif len(ref) >= 4 and set(ref.lower()) <= _HEX:
+            matches = reader.entries_by_hash_prefix(ref.lower())
+            if len(matches) > 1:
+                raise ValueError(f"hash prefix {ref!r} matches more than one entry; give more")
+            if matches:
+                return matches[0]
+            raise NotFoundError(f"no entry has a hash starting {ref!r}")
+        else:
+            entry_id = ref
+    if wanted_hash is not None:
+        found = reader.entry(wanted_hash)
+        if found is None or (peer, entry_id) != (found.peer_id, found.id):
+            raise NotFoundError(f"no entry matches {ref!r}")
+        return found
+    if entry_id is None:
+        raise ValueError("name an entry: a hash, peer/id@hash, a JSON ref, or --id ID")
+    kinds: Sequence[EntryKind] = (kind,) if kind else ENTRY_KINDS
+    candidates = [e for e in current_entries(reader, peer, kinds, session_id) if e.id == entry_id]
+    if not candidates:
+        raise NotFoundError(f"no current entry has id {entry_id!r}")
+    if len(candidates) > 1:
+        named = ", ".join(
+            f"{entry.kind} of {entry.peer_id}"
+            + (f" in session {entry.session_id}" if entry.session_id else "")
+            for entry in candidates
+        )
+        raise ValueError(
+            f"id {entry_id!r} is ambiguous ({named}); narrow it with --peer, --kind or --session"
+        )
+    return candidates[0]
+
+
+def show(
+    reader: Reader,
+    ref: str | None,
+    peer: str | None,
+    kind: EntryKind | None,
+    entry_id: str | None,
+    session_id: str | None,
+) -> Result:
+    """One entry's canonical JSON, exactly as stored and hashed."""
+    entry = _resolve(reader, ref, peer, kind, entry_id, session_id)
+    current = entry.hash in reader.current_hashes()
+    return Result(render.entry_json(entry, current), raw=entry.canonical_json.encode("utf-8"))
+
+
+def sessions(reader: Reader, peer: str | None) -> Result:
+    """Sessions, oldest first."""
+    found = reader.session_summaries(peer)
+    lines = (
+        render.table(
+            ["session", "peer", "app", "started", "clocks", "logs"],
+            [
+                (
+                    s.session_id,
+                    s.peer_id,
+                    s.app_id,
+                    render.format_time(s.started_at),
+                    s.clocks,
+                    s.logs,
+                )
+                for s in found
+            ],
+            numeric=(4, 5),
+        )
+        if found
+        else ["no sessions"]
+    )
+    return Result([render.record_json(session) for session in found], lines)
+
+
+def session(reader: Reader, session_id: str) -> tuple[Result, list[str]]:
+    """One session's clocks and logs, with manifests and head specs; also the lines without
+    the session's header (for the demo)."""
+    found = reader.session_summaries(session_id=session_id)
+    if not found:
+        raise NotFoundError(f"no session {session_id!r}")
+    clocks = reader.clocks(session_id)
+    logs = reader.logs(session_id)
+    value = {
+        "session": render.record_json(found[0]),
+        "clocks": [render.entry_json(clock) for clock in clocks],
+        "logs": [render.log_json(log) for log in logs],
+    }
+    header, body = render.session_lines(reader.root, found[0], clocks, logs)
+    return Result(value, [*header, "", *body]), body
+
+
+def verify(reader: Reader, check_files: bool) -> Result:
+    """Recompute every hash, check manifests on disk, run SQLite's checks."""
+    try:
+        report = verify_store(reader, check_files=check_files)
+    except DBAPIError as error:
+        problem = Problem("integrity", str(reader.path), f"cannot be read: {error.orig}")
+        report = VerifyReport(0, 0, (problem,), ())
+    value = {
+        "ok": report.ok,
+        "root": str(reader.root),
+        "entries": report.entries,
+        "logs": report.logs,
+        "problems": [render.record_json(problem) for problem in report.problems],
+        "warnings": list(report.warnings),
+    }
+    lines = [f"warning: {warning}" for warning in report.warnings]
+    if report.ok:
+        lines += [
+            f"OK  {reader.root if reader.url is None else reader.where}",
+            f"  {report.entries} entry versions: hashes and canonical JSON match",
+        ]
+        if check_files:
+            lines.append(f"  {report.logs} log manifests: identical on disk, none without a log")
+        if reader.url is None:
+            lines.append("  SQLite integrity_check and foreign_key_check: ok")
+        return Result(value, lines)
+    count = len(report.problems)
+    plural = "s" if count > 1 else ""
+    lines += [f"{count} problem{plural} in {reader.root}"]
+    lines += [f"  [{problem.check}] {problem}" for problem in report.problems]
+    return Result(value, lines, code=EXIT_FOUND, error=f"verify found {count} problem{plural}")
+
+
+def export(reader: Reader, dest: Path) -> Result:
+    """Write the Rust SDK's file layout (registries/ and manifests)."""
+    report = export_store(reader, dest)
+    lines = [
+        f"exported {report.entries} entry versions and {report.manifests} log manifests "
+        f"to {report.dest}",
+        f"  {report.written} files written, {report.unchanged} already there and identical",
+    ]
+    return Result(render.record_json(report), lines)
+
+
+def db_current(reader: Reader) -> Result:
+    """The schema revision."""
+    revision = reader.schema_revision()
+    status = "current" if revision == migrate.HEAD else "needs upgrade"
+    text = f"{revision} ({status}" + ("" if revision == migrate.HEAD else f" to {migrate.HEAD}")
+    return Result({"revision": revision, "head": migrate.HEAD, "status": status}, [text + ")"])
+
+
+def db_check(root: Path, url: str | None) -> Result:
+    """Exit 0 if the schema is current, 1 if it needs upgrading."""
+    result = read(root, url, db_current, head=False)
+    if result.value["status"] == "current":
+        result.lines = [f"schema is current ({migrate.HEAD})"]
+        return result
+    result.lines = [
+        f"schema {result.value['revision']} needs upgrading to {migrate.HEAD}: "
+        f"run `{PROG} db upgrade`"
+    ]
+    result.code = EXIT_FOUND
+    return result
+
+
+def db_upgrade(root: Path, url: str | None) -> Result:
+    """Upgrade the schema to this code's."""
+    before = read(root, url, db_current, head=False).value["revision"]
+    if before != migrate.HEAD:
+        open_store(root, url=url).close()  # opening read-write brings the schema to head
+    after = read(root, url, db_current, head=False).value["revision"]
+    text = f"upgraded {before} -> {after}" if before != after else f"already at {after}"
+    return Result({"from": before, "to": after, "head": migrate.HEAD}, [text])
+
+
+def uses(reader: Reader, entry_hash: str) -> Result:
+    """The logs whose manifests reference an entry version (by hash)."""
+    wanted = entry_hash.lower()
+    value = [
+        {
+            "session_id": log.session_id,
+            "peer_id": log.peer_id,
+            "resource_id": log.resource_id,
+            "kind": log.kind,
+            "roles": sorted(
+                role
+                for role, ref in log.manifest.items()
+                if isinstance(ref, dict) and ref.get("hash") == wanted
+            ),
+        }
+        for log in reader.logs_using(wanted)
+    ]
+    lines = render.table(
+        ["session", "peer", "log", "kind", "as"],
+        [
+            (v["session_id"], v["peer_id"], v["resource_id"], v["kind"], ", ".join(v["roles"]))
+            for v in value
+        ],
+    )
+    return Result(value, lines if value else [f"no log uses {entry_hash}"])
+
+
+def push(source: Path, target: str) -> Result:
+    """Copy a robot's store into a fleet database."""
+    from .._store.push import push_store
+
+    report = push_store(source, target)
+    value = {"copied": report.copied, "present": report.present, "problems": report.problems}
+    tables = sorted(set(report.copied) | set(report.present))
+    lines = render.table(
+        ["table", "copied", "already there"],
+        [(t, report.copied.get(t, 0), report.present.get(t, 0)) for t in tables],
+        numeric=(1, 2),
+    )
+    lines += [f"problem: {problem}" for problem in report.problems]
+    if not report.problems:
+        return Result(value, lines)
+    count = len(report.problems)
+    return Result(value, lines, code=EXIT_FOUND, error=f"push refused {count} row(s)")

@@ -1,0 +1,112 @@
+"""The command line's arguments: every command, its options, and one-line usage errors."""
+
+from __future__ import annotations
+
+import argparse
+from typing import NoReturn
+
+from .._domain.entries import ENTRY_KINDS
+from .commands import EXIT_ERROR, PROG
+from .demo import DEMO_ROOT
+
+__all__ = ["parser"]
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line, like every other failure."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_ERROR, f"{PROG}: error: {message} (see `{self.prog} --help`)\n")
+
+
+def parser() -> argparse.ArgumentParser:
+    """The parser of `auki-session`'s arguments."""
+    # --root, --url and --json work before or after the command; SUPPRESS keeps an earlier value.
+    common = _Parser(add_help=False)
+    common.add_argument(
+        "--root",
+        default=argparse.SUPPRESS,
+        help="the storage root (default: the current directory)",
+    )
+    common.add_argument(
+        "--url",
+        default=argparse.SUPPRESS,
+        help="read a database by SQLAlchemy URL (e.g. a fleet's postgresql+psycopg://...) "
+        "instead of the root's SQLite file",
+    )
+    common.add_argument(
+        "--json",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="print JSON for scripts instead of tables",
+    )
+    top = _Parser(
+        prog=PROG,
+        description="Inspect, verify, export and upgrade an auki-session storage root. "
+        "Read commands never write to it.",
+        parents=[common],
+    )
+    commands = top.add_subparsers(
+        dest="command", required=True, metavar="COMMAND", parser_class=_Parser
+    )
+
+    def command(name: str, text: str) -> argparse.ArgumentParser:
+        return commands.add_parser(name, help=text, description=text, parents=[common])
+
+    command("summary", "peers, counts per kind, sessions, logs, schema revision, file size")
+    command("peers", "every peer, with its current frames, sensors, detectors and sessions")
+    kinds = ENTRY_KINDS
+    sub = command(
+        "entries",
+        "the current version of each frame, sensor and detector "
+        "(clocks with --kind clock or --session)",
+    )
+    sub.add_argument("--peer", help="only this peer's")
+    sub.add_argument("--kind", choices=kinds, help="only this kind")
+    sub.add_argument("--session", help="the clocks of this session")
+    sub = command(
+        "history",
+        "every version ever registered, in the order first registered "
+        "(clocks with --kind clock or an ID)",
+    )
+    sub.add_argument("id", nargs="?", help="only this id's versions")
+    sub.add_argument("--peer", help="only this peer's")
+    sub.add_argument("--kind", choices=kinds, help="only this kind")
+    sub = command("show", "one entry's canonical JSON, exactly as stored and hashed")
+    sub.add_argument(
+        "ref",
+        nargs="?",
+        metavar="REF",
+        help="a hash (or a unique prefix), peer/id@hash, peer/id, a JSON ref, or an id",
+    )
+    sub.add_argument("--peer", help="the peer, for the current version of --id")
+    sub.add_argument("--kind", choices=kinds, help="the kind, for the current version of --id")
+    sub.add_argument("--id", help="show the current version of this id")
+    sub.add_argument("--session", help="the session, for a clock")
+    sub = command("sessions", "sessions, oldest first")
+    sub.add_argument("--peer", help="only this peer's")
+    sub = command("session", "one session's clocks and logs, with manifests and head specs")
+    sub.add_argument("session_id", metavar="SESSION_ID")
+    command("verify", "recompute every hash, check manifests on disk, run SQLite's checks")
+    sub = command("export", "write the Rust SDK's file layout (registries/ and manifests)")
+    sub.add_argument("dest", metavar="DEST", help="the directory to write into")
+    db = command("db", "the database schema: current, upgrade, check")
+    actions = db.add_subparsers(
+        dest="action", required=True, metavar="ACTION", parser_class=_Parser
+    )
+    actions.add_parser("current", help="print the schema revision", parents=[common])
+    actions.add_parser("upgrade", help="upgrade the schema to this code's", parents=[common])
+    actions.add_parser(
+        "check", help="exit 0 if the schema is current, 1 if it needs upgrading", parents=[common]
+    )
+    sub = command("uses", "the logs whose manifests reference an entry version (by hash)")
+    sub.add_argument("hash", metavar="HASH")
+    sub = command(
+        "push",
+        "copy a robot's store into a fleet database (idempotent; safe to rerun or run at once)",
+    )
+    sub.add_argument("source", metavar="ROOT", help="the robot's storage root")
+    sub.add_argument("target", metavar="URL", help="the fleet database's SQLAlchemy URL")
+    sub = command("demo", f"register a demo robot into ROOT (default ./{DEMO_ROOT}) and show it")
+    sub.add_argument("demo_root", nargs="?", metavar="ROOT")
+    return top

@@ -1,0 +1,61 @@
+"""Registry id rules (SPEC section 4), with the Rust SDK's exact error messages."""
+
+from __future__ import annotations
+
+from ..errors import ArgumentTypeError, InvalidIdError
+
+# Unicode White_Space, as Rust's char::is_whitespace sees it (U+001C..U+001F are not in it).
+_WHITESPACE = frozenset(
+    "\t\n\x0b\x0c\r \x85\xa0\u1680"
+    + "".join(chr(c) for c in range(0x2000, 0x200B))
+    + "\u2028\u2029\u202f\u205f\u3000"
+)
+_DISALLOWED = _WHITESPACE | {">", "@"}
+_RESERVED_SEGMENTS = frozenset({"", ".", ".."})
+_ESCAPES = {"\t": "\\t", "\n": "\\n", "\r": "\\r", "\\": "\\\\", "\0": "\\0"}
+
+
+def _rust_escape(char: str, quote: str) -> str:
+    if char == quote:
+        return "\\" + char
+    if char in _ESCAPES:
+        return _ESCAPES[char]
+    if char != " " and (char in _WHITESPACE or not char.isprintable()):
+        return f"\\u{{{ord(char):x}}}"
+    return char
+
+
+def rust_char_debug(char: str) -> str:
+    """Format one character the way Rust's `{:?}` prints a `char`."""
+    return f"'{_rust_escape(char, chr(39))}'"
+
+
+def rust_str_debug(value: str) -> str:
+    """Format a string the way Rust's `{:?}` prints a `str`."""
+    if value.isascii() and value.isprintable() and '"' not in value and "\\" not in value:
+        return f'"{value}"'
+    return '"' + "".join(_rust_escape(char, '"') for char in value) + '"'
+
+
+def validate_id(value: object, argument: str = "id") -> str:
+    """Return `value` if it is a valid registry id, else raise `InvalidIdError`."""
+    if not isinstance(value, str):
+        raise ArgumentTypeError(f"{argument} must be a str, got {type(value).__name__}")
+    if not value:
+        raise InvalidIdError("registry id is empty")
+    if not _DISALLOWED.isdisjoint(value):
+        bad = next(c for c in value if c in _DISALLOWED)
+        raise InvalidIdError(f"registry id contains disallowed character {rust_char_debug(bad)}")
+    if "/" in value or value in _RESERVED_SEGMENTS:
+        for segment in value.split("/"):
+            if segment in _RESERVED_SEGMENTS:
+                raise InvalidIdError(f'registry id contains reserved path segment "{segment}"')
+    return value
+
+
+def validate_peer_id(value: object, argument: str = "peer_id") -> str:
+    """Return `value` if it is a usable peer id: a registry id without `/`."""
+    value = validate_id(value, argument)
+    if "/" in value:
+        raise InvalidIdError(f"{argument} must not contain '/': {value!r}")
+    return value

@@ -1,0 +1,94 @@
+"""Where things live under a storage root, defined once (pure path arithmetic, no I/O).
+
+```
+<root>/auki_session.db                                     the database (SQLite)
+<root>/.auki_session/pending/<journal>.json                transactions' manifest journals
+<root>/<session_id>/logs/<peer_id>/<resource_id>/manifest.json
+<root>/registries/<kind>s/<peer_id>/<id with / as __>/<hash>.json   the Rust SDK's layout
+```
+A resource id may contain `/`: its log directory then nests, as the Rust SDK's does.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path, PurePosixPath
+
+from ..errors import InvalidIdError, StoreError
+
+__all__ = [
+    "DB_FILENAME",
+    "JOURNAL_DIR",
+    "MANIFEST",
+    "check_peer_path",
+    "check_resource_path",
+    "log_dir",
+    "log_parts",
+    "manifest_path",
+    "registry_file",
+]
+
+DB_FILENAME = "auki_session.db"
+JOURNAL_DIR = PurePosixPath(".auki_session", "pending")
+MANIFEST = "manifest.json"
+_NAME_MAX_BYTES = 255
+_HASH = re.compile(r"[0-9a-f]{32}")
+
+
+def log_parts(session_id: str, peer_id: str, resource_id: str) -> tuple[str, ...]:
+    """The path segments of a log directory below the root, nesting on `/` in the resource id."""
+    return (session_id, "logs", peer_id, *resource_id.split("/"))
+
+
+def log_dir(root: Path, session_id: str, peer_id: str, resource_id: str) -> Path:
+    """`<root>/<session_id>/logs/<peer_id>/<resource_id>/`."""
+    return root.joinpath(*log_parts(session_id, peer_id, resource_id))
+
+
+def check_resource_path(resource_id: str) -> None:
+    """Refuse a resource id that cannot be a directory path inside the storage root."""
+    for segment in resource_id.split("/"):
+        if segment in ("", ".", ".."):
+            raise InvalidIdError(f'registry id contains reserved path segment "{segment}"')
+        if "\0" in segment or len(segment.encode("utf-8", "surrogatepass")) > _NAME_MAX_BYTES:
+            raise InvalidIdError(
+                f"resource id {resource_id!r} cannot be a directory name: each '/'-separated "
+                f"part must be at most {_NAME_MAX_BYTES} bytes and contain no NUL"
+            )
+
+
+def check_peer_path(peer_id: str) -> None:
+    """Refuse a peer id that cannot name the directory of its logs (one path segment)."""
+    if "\0" in peer_id or len(peer_id.encode("utf-8", "surrogatepass")) > _NAME_MAX_BYTES:
+        raise InvalidIdError(
+            f"peer id {peer_id!r} cannot be a directory name for its logs: it must be at most "
+            f"{_NAME_MAX_BYTES} bytes and contain no NUL"
+        )
+
+
+def _segment(name: str, what: str) -> str:
+    if name in ("", ".", "..") or "/" in name or "\0" in name:
+        raise StoreError(f"cannot export {what} {name!r}: it is not a safe file name")
+    return name
+
+
+def registry_file(kind: str, peer_id: str, entry_id: str, entry_hash: str) -> Path:
+    """`registries/<kind>s/<peer>/<id with / as __>/<hash>.json`, the Rust SDK's layout,
+    relative to a root; a name that is not a safe single path segment is refused."""
+    if not _HASH.fullmatch(entry_hash):
+        raise StoreError(f"cannot export {kind} {entry_id!r}: bad hash {entry_hash!r}")
+    return Path(
+        "registries",
+        f"{kind}s",
+        _segment(peer_id, "peer id"),
+        _segment(entry_id.replace("/", "__"), "id"),
+        f"{entry_hash}.json",
+    )
+
+
+def manifest_path(session_id: str, peer_id: str, resource_id: str) -> Path:
+    """A log's `manifest.json` relative to a root, each segment checked as `registry_file`'s."""
+    parts = log_parts(session_id, peer_id, resource_id)
+    checked = [_segment(parts[0], "session id"), "logs", _segment(peer_id, "peer id")]
+    checked += [_segment(part, "resource id") for part in parts[3:]]
+    return Path(*checked, MANIFEST)

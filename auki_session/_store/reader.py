@@ -1,0 +1,276 @@
+"""`Reader`: every query the API, the command line, verify, export and recovery run, on one
+connection, returning value objects (rows become `Entry`, `SessionInfo`, `LogInfo` and the
+summaries below here, and nowhere else)."""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection
+
+from .._domain.entries import REGISTRY_KINDS, Entry, EntryKind, RegistryKind
+from .._domain.layout import DB_FILENAME, log_parts
+from .._domain.logs import LogInfo
+from .._domain.sessions import SessionInfo
+from .._domain.specs import HeadSpec
+from . import migrate
+from . import statements as sql
+from .runner import Runner
+
+__all__ = ["KindCount", "PeerSummary", "Reader", "SessionSummary", "StoreCounts"]
+
+
+@dataclass(frozen=True, slots=True)
+class PeerSummary:
+    """A peer, how many current frames, sensors and detectors it has, and its sessions."""
+
+    peer_id: str
+    first_seen_at: str
+    frames: int
+    sensors: int
+    detectors: int
+    sessions: int
+    app_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class KindCount:
+    """For one entry kind: ids with a current version (clocks: per session), and versions."""
+
+    kind: EntryKind
+    ids: int
+    versions: int
+
+
+@dataclass(frozen=True, slots=True)
+class StoreCounts:
+    """Row counts for a summary."""
+
+    peers: int
+    sessions: int
+    logs: int
+    kinds: tuple[KindCount, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SessionSummary:
+    """A session with the number of clocks and logs it holds."""
+
+    session_id: str
+    peer_id: str
+    app_id: str
+    started_at: str
+    clocks: int
+    logs: int
+
+
+def _entry(row: Sequence[Any]) -> Entry:
+    return Entry(*row)
+
+
+def _filters(**values: object) -> tuple[tuple[str, ...], tuple[object, ...]]:
+    """The names and values of the filters given (not None), in order."""
+    given = [(name, value) for name, value in values.items() if value is not None]
+    return tuple(name for name, _ in given), tuple(value for _, value in given)
+
+
+class Reader:
+    """The read queries, on one connection, of the store at `root` (described as `where`;
+    `url` is the server database's, or None for the root's SQLite file)."""
+
+    def __init__(
+        self,
+        root: Path,
+        where: str,
+        url: str | None,
+        connection: Connection,
+        run: Runner | None = None,
+    ) -> None:
+        self.root = root
+        self.path = root / DB_FILENAME
+        self.where = where
+        self.url = url
+        self.connection = connection
+        self.run = run or Runner(connection)
+        self._root = str(root)
+
+    # --- entries ------------------------------------------------------------------------------
+
+    def current_entries(
+        self, peer_id: str | None = None, kind: RegistryKind | None = None
+    ) -> list[Entry]:
+        """The current version of every frame, sensor and detector id (of a peer, of a kind),
+        by peer, kind and id."""
+        names, values = _filters(peer_id=peer_id, kind=kind)
+        return [_entry(row) for row in self.run.all(sql.current_entries(*names), values)]
+
+    def current(self, peer_id: str, kind: RegistryKind, entry_id: str) -> Entry | None:
+        """The current version of one id, if it was ever registered."""
+        row = self.run.one(sql.CURRENT, (peer_id, kind, entry_id))
+        return None if row is None else _entry(row)
+
+    def clocks(self, session_id: str | None = None) -> list[Entry]:
+        """The current version of each session clock (of one session), in the order
+        registered."""
+        if session_id is None:
+            return [_entry(row) for row in self.run.all(sql.CLOCKS[False])]
+        return [_entry(row) for row in self.run.all(sql.CLOCKS[True], (session_id,))]
+
+    def entry(self, entry_hash: str) -> Entry | None:
+        """The version with this hash, if stored."""
+        row = self.run.one(sql.ENTRY, (entry_hash,))
+        return None if row is None else _entry(row)
+
+    def entries_by_hash_prefix(self, prefix: str, limit: int = 2) -> list[Entry]:
+        """Versions whose hash starts with `prefix` (lowercase hex), at most `limit`."""
+        rows = self.run.all(sql.ENTRY_PREFIX, (prefix, prefix + "g", limit))
+        return [_entry(row) for row in rows]
+
+    def history(
+        self,
+        peer_id: str | None = None,
+        kind: EntryKind | None = None,
+        entry_id: str | None = None,
+    ) -> list[Entry]:
+        """Every stored version (of a peer, kind, id), grouped by peer, kind, session and id,
+        each id's in the order first registered."""
+        names, values = _filters(peer_id=peer_id, kind=kind, entry_id=entry_id)
+        return [_entry(row) for row in self.run.all(sql.history(*names), values)]
+
+    def every_entry(self) -> Iterator[Entry]:
+        """Every stored version, streamed (memory does not grow with the store)."""
+        for row in self.run.stream(sql.history()):
+            yield _entry(row)
+
+    def current_hashes(self) -> set[str]:
+        """The hashes of every current version (heads and session clocks)."""
+        return {row[0] for row in self.run.all(sql.CURRENT_HASHES)}
+
+    # --- sessions and logs --------------------------------------------------------------------
+
+    def sessions(self, peer_id: str | None = None) -> list[SessionInfo]:
+        """Sessions (of a peer), oldest first (ULIDs sort by time)."""
+        names, values = _filters(peer_id=peer_id)
+        return [SessionInfo(*row) for row in self.run.all(sql.session_list(*names), values)]
+
+    def session(self, session_id: str) -> SessionInfo | None:
+        """One session, if stored."""
+        row = self.run.one(sql.SESSION, (session_id,))
+        return None if row is None else SessionInfo(*row)
+
+    def session_summaries(
+        self, peer_id: str | None = None, session_id: str | None = None
+    ) -> list[SessionSummary]:
+        """Sessions (of a peer; or one), oldest first, with their clock and log counts."""
+        names, values = _filters(peer_id=peer_id, session_id=session_id)
+        rows = self.run.all(sql.session_summaries(*names), values)
+        return [SessionSummary(*row) for row in rows]
+
+    def logs(self, session_id: str | None = None) -> list[LogInfo]:
+        """Every log (or one session's), in the order registered."""
+        names, values = _filters(session_id=session_id)
+        return [self._log(row) for row in self.run.all(sql.log_list(*names), values)]
+
+    def logs_using(self, entry_hash: str) -> list[LogInfo]:
+        """Every log whose manifest references this entry version (any role)."""
+        return [self._log(row) for row in self.run.all(sql.LOGS_USING, (entry_hash,))]
+
+    def has_log(self, session_id: str, resource_id: str) -> bool:
+        """Whether a session holds a log with this resource id (committed, or in this
+        connection's transaction)."""
+        return self.run.one(sql.LOG_EXISTS, (session_id, resource_id)) is not None
+
+    def _log(self, row: Sequence[Any]) -> LogInfo:
+        session_id, peer_id, resource_id, kind, manifest, head, registered_at = row
+        # Joined as strings: a Path per row is a third of this method's time.
+        root = os.path.join(self._root, *log_parts(session_id, peer_id, resource_id))
+        return LogInfo(
+            session_id, peer_id, resource_id, kind, manifest, _head(head), registered_at, root
+        )
+
+    # --- summaries and checks -----------------------------------------------------------------
+
+    def schema_revision(self) -> str | None:
+        """The database's schema revision."""
+        return migrate.current_revision(self.connection)
+
+    def peer_summaries(self) -> list[PeerSummary]:
+        """Every peer that wrote anything, by peer id."""
+        apps: dict[str, list[str]] = {}
+        for peer_id, app_id in self.run.all(sql.PEER_APPS):
+            apps.setdefault(peer_id, []).append(app_id)
+        summaries = []
+        for row in self.run.all(sql.PEER_SUMMARIES):
+            peer_id, first_seen, frames, sensors, detectors, count = row
+            app_ids = tuple(apps.get(peer_id, ()))
+            summaries.append(
+                PeerSummary(peer_id, first_seen, frames, sensors, detectors, count, app_ids)
+            )
+        return summaries
+
+    def store_counts(self) -> StoreCounts:
+        """How many peers, sessions, logs, and ids and versions of each kind the store holds."""
+        peers, sessions, logs, clocks = self.run.one(sql.TABLE_COUNTS)
+        kinds: tuple[EntryKind, ...] = (*REGISTRY_KINDS, "clock")
+        counts: dict[tuple[str, str], int] = {
+            (what, kind): int(count) for what, kind, count in self.run.all(sql.KIND_COUNTS)
+        }
+        counts["ids", "clock"] = int(clocks)
+        return StoreCounts(
+            peers=int(peers),
+            sessions=int(sessions),
+            logs=int(logs),
+            kinds=tuple(
+                KindCount(kind, counts.get(("ids", kind), 0), counts.get(("versions", kind), 0))
+                for kind in kinds
+            ),
+        )
+
+    def misfiled_heads(self) -> list[str]:
+        """Heads and session clocks naming a version of another id, kind, peer or session."""
+        problems = [
+            f"current {kind} {entry_id!r} of peer {owner!r} names version {hash_} of another entry"
+            for owner, kind, entry_id, hash_ in self.run.all(sql.MISFILED_HEADS)
+        ]
+        problems += [
+            f"clock {clock_id!r} of session {owner!r} names version {hash_} of another entry"
+            for owner, clock_id, hash_ in self.run.all(sql.MISFILED_CLOCKS)
+        ]
+        return problems
+
+    def integrity_problems(self) -> list[str]:
+        """What SQLite's `PRAGMA integrity_check` reports (nothing when the file is sound, and
+        nothing for a server database, which checks its own storage)."""
+        if self.connection.dialect.name != "sqlite":
+            return []
+        rows = [row[0] for row in self.run.all(sql.INTEGRITY_CHECK)]
+        return [] if rows == ["ok"] else [str(row) for row in rows]
+
+    def foreign_key_problems(self) -> list[str]:
+        """Rows whose foreign keys name a missing parent (`PRAGMA foreign_key_check`; a server
+        database enforces its foreign keys itself)."""
+        if self.connection.dialect.name != "sqlite":
+            return []
+        problems: list[str] = []
+        keyed: dict[tuple[str, str], int] = {}  # WITHOUT ROWID tables report no rowid: count
+        for table, rowid, parent, _ in self.run.all(sql.FOREIGN_KEY_CHECK):
+            if rowid is None:
+                keyed[(table, parent)] = keyed.get((table, parent), 0) + 1
+            else:
+                problems.append(f"{table} row {rowid} names a missing {parent} row")
+        for (table, parent), count in keyed.items():
+            rows = "1 row names" if count == 1 else f"{count} rows name"
+            problems.append(f"{table}: {rows} a missing {parent} row")
+        return problems
+
+
+@functools.lru_cache(maxsize=256)
+def _head(head_json: str) -> HeadSpec:
+    """A stored head spec, parsed once per distinct text (logs share a handful of them)."""
+    return HeadSpec.from_dict(json.loads(head_json))

@@ -1,0 +1,468 @@
+"""Every SQL statement the store runs, each declared once with SQLAlchemy Core.
+
+A `Statement` is built per dialect (so PostgreSQL and SQLite each get their own spelling) and
+compiled once per process by `runner.Runner`, which runs it on the DB-API connection. Queries
+with optional filters are declared once as a builder; each combination of filters is one
+`Statement`, made on first use and kept.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import (
+    Select,
+    Table,
+    bindparam,
+    func,
+    literal,
+    or_,
+    select,
+    text,
+    union_all,
+)
+from sqlalchemy.dialects import sqlite
+from sqlalchemy.engine import Dialect
+from sqlalchemy.sql import Executable
+from sqlalchemy.sql.elements import (
+    ReleaseSavepointClause,
+    RollbackToSavepointClause,
+    SavepointClause,
+)
+
+from .tables import clocks, entries, heads, log_refs, logs, peers, sessions
+
+__all__ = [
+    "CLOCKS",
+    "CURRENT",
+    "CURRENT_HASHES",
+    "ENTRY",
+    "ENTRY_PREFIX",
+    "FOREIGN_KEY_CHECK",
+    "INSERT_ENTRY",
+    "INSERT_LOG",
+    "INSERT_LOG_REF",
+    "INSERT_PEER",
+    "INSERT_SESSION",
+    "INTEGRITY_CHECK",
+    "KIND_COUNTS",
+    "LOGS_USING",
+    "LOG_EXISTS",
+    "MISFILED_CLOCKS",
+    "MISFILED_HEADS",
+    "PEER_APPS",
+    "PEER_SUMMARIES",
+    "REGISTERED",
+    "RELEASE",
+    "ROLLBACK_TO",
+    "SAVEPOINT",
+    "SESSION",
+    "SESSION_ENTRY",
+    "TABLE_COUNTS",
+    "UPSERT_CLOCK",
+    "UPSERT_HEAD",
+    "Statement",
+    "current_entries",
+    "history",
+    "insert_for",
+    "log_list",
+    "session_list",
+    "session_summaries",
+]
+
+
+class Statement:
+    """A Core statement built per dialect, taking its parameters in the declared order."""
+
+    __slots__ = ("build", "name", "params")
+
+    def __init__(
+        self, name: str, params: tuple[str, ...], build: Callable[[Dialect], Executable]
+    ) -> None:
+        self.name = name
+        self.params = params
+        self.build = build
+
+    def __repr__(self) -> str:
+        return f"Statement({self.name!r})"
+
+
+def insert_for(dialect: Dialect, table: Table) -> Any:
+    """An INSERT supporting ON CONFLICT for `dialect`."""
+    if dialect.name == "postgresql":
+        # Imported here: the PostgreSQL dialect costs SQLite-only processes 20 ms at start-up.
+        from sqlalchemy.dialects import postgresql
+
+        return postgresql.insert(table)
+    return sqlite.insert(table)
+
+
+def _binds(*names: str) -> dict[str, Any]:
+    return {name: bindparam(name) for name in names}
+
+
+def _equal(table: Table, names: tuple[str, ...]) -> list[Any]:
+    return [table.c[name] == bindparam(name) for name in names]
+
+
+# --- writing ----------------------------------------------------------------------------------
+
+
+def _upsert(dialect: Dialect, table: Table, key: tuple[str, ...]) -> Any:
+    """Insert a head row, or point the existing one at the new hash (if it differs)."""
+    statement = insert_for(dialect, table).values(_binds(*key, "hash", "updated_at"))
+    return statement.on_conflict_do_update(
+        index_elements=list(key),
+        set_={"hash": statement.excluded.hash, "updated_at": statement.excluded.updated_at},
+        where=table.c.hash != statement.excluded.hash,
+    )
+
+
+_VERSION = ("hash", "kind", "peer_id", "entry_id")
+REGISTERED = Statement(
+    "registered", _VERSION, lambda _: select(entries.c.id).where(*_equal(entries, _VERSION))
+)
+SESSION_ENTRY = Statement(
+    "session_entry",
+    (*_VERSION, "session_id"),
+    lambda _: select(entries.c.id).where(*_equal(entries, (*_VERSION, "session_id"))),
+)
+INSERT_PEER = Statement(
+    "insert_peer",
+    ("peer_id", "first_seen_at"),
+    lambda dialect: (
+        insert_for(dialect, peers)
+        .values(_binds("peer_id", "first_seen_at"))
+        .on_conflict_do_nothing()
+    ),
+)
+_ENTRY_ROW = ("hash", "kind", "peer_id", "entry_id", "session_id", "canonical_json")
+INSERT_ENTRY = Statement(
+    "insert_entry",
+    (*_ENTRY_ROW, "registered_at"),
+    lambda dialect: (
+        insert_for(dialect, entries)
+        .values(_binds(*_ENTRY_ROW, "registered_at"))
+        .on_conflict_do_nothing(index_elements=["hash"])
+    ),
+)
+UPSERT_HEAD = Statement(
+    "upsert_head",
+    ("peer_id", "kind", "entry_id", "hash", "updated_at"),
+    lambda dialect: _upsert(dialect, heads, ("peer_id", "kind", "entry_id")),
+)
+UPSERT_CLOCK = Statement(
+    "upsert_clock",
+    ("session_id", "clock_id", "hash", "updated_at"),
+    lambda dialect: _upsert(dialect, clocks, ("session_id", "clock_id")),
+)
+INSERT_SESSION = Statement(
+    "insert_session",
+    ("session_id", "peer_id", "app_id", "started_at"),
+    lambda _: sessions.insert().values(_binds("session_id", "peer_id", "app_id", "started_at")),
+)
+_LOG_ROW = ("session_id", "resource_id", "kind", "manifest_json", "head_json", "registered_at")
+# ON CONFLICT rather than a check first: on a server database two writers may race.
+INSERT_LOG = Statement(
+    "insert_log",
+    _LOG_ROW,
+    lambda dialect: (
+        insert_for(dialect, logs)
+        .values(_binds(*_LOG_ROW))
+        .on_conflict_do_nothing(index_elements=["session_id", "resource_id"])
+        .returning(logs.c.id)
+    ),
+)
+INSERT_LOG_REF = Statement(
+    "insert_log_ref",
+    ("log_id", "role", "peer_id", "entry_id", "hash"),
+    lambda _: log_refs.insert().values(_binds("log_id", "role", "peer_id", "entry_id", "hash")),
+)
+_SAVEPOINT_NAME = "auki_session_nested"
+SAVEPOINT = Statement(
+    "savepoint",
+    (),
+    lambda _: SavepointClause(_SAVEPOINT_NAME),  # type: ignore[no-untyped-call]
+)
+RELEASE = Statement(
+    "release",
+    (),
+    lambda _: ReleaseSavepointClause(_SAVEPOINT_NAME),  # type: ignore[no-untyped-call]
+)
+ROLLBACK_TO = Statement(
+    "rollback_to",
+    (),
+    lambda _: RollbackToSavepointClause(_SAVEPOINT_NAME),  # type: ignore[no-untyped-call]
+)
+
+# --- reading entries --------------------------------------------------------------------------
+
+ENTRY_COLUMNS = (
+    entries.c.kind,
+    entries.c.peer_id,
+    entries.c.entry_id,
+    entries.c.hash,
+    entries.c.session_id,
+    entries.c.canonical_json,
+    entries.c.registered_at,
+)
+"""The columns of an `Entry`, in its field order."""
+
+ENTRY = Statement(
+    "entry", ("hash",), lambda _: select(*ENTRY_COLUMNS).where(entries.c.hash == bindparam("hash"))
+)
+ENTRY_PREFIX = Statement(
+    "entry_prefix",
+    ("low", "high", "limit"),
+    lambda _: (
+        select(*ENTRY_COLUMNS)
+        .where(entries.c.hash >= bindparam("low"), entries.c.hash < bindparam("high"))
+        .order_by(entries.c.hash)
+        .limit(bindparam("limit"))
+    ),
+)
+CURRENT = Statement(
+    "current",
+    ("peer_id", "kind", "entry_id"),
+    lambda _: (
+        select(*ENTRY_COLUMNS)
+        .join(heads, heads.c.hash == entries.c.hash)
+        .where(*_equal(heads, ("peer_id", "kind", "entry_id")))
+    ),
+)
+CURRENT_HASHES = Statement(
+    "current_hashes", (), lambda _: union_all(select(heads.c.hash), select(clocks.c.hash))
+)
+
+
+@functools.cache
+def current_entries(*filters: str) -> Statement:
+    """The current version of each frame, sensor and detector id, by peer, kind and id;
+    `filters` names the columns bound (`peer_id`, `kind`)."""
+    return Statement(
+        f"current_entries{filters}",
+        filters,
+        lambda _: (
+            select(*ENTRY_COLUMNS)
+            .join(heads, heads.c.hash == entries.c.hash)
+            .where(*_equal(heads, filters))
+            .order_by(heads.c.peer_id, heads.c.kind, heads.c.entry_id)
+        ),
+    )
+
+
+@functools.cache
+def history(*filters: str) -> Statement:
+    """Every stored version, grouped by peer, kind, session and id, each id's in the order
+    first registered; `filters` names the columns bound (`peer_id`, `kind`, `entry_id`)."""
+    return Statement(
+        f"history{filters}",
+        filters,
+        lambda _: (
+            select(*ENTRY_COLUMNS)
+            .where(*_equal(entries, filters))
+            .order_by(
+                entries.c.peer_id,
+                entries.c.kind,
+                entries.c.session_id,
+                entries.c.entry_id,
+                entries.c.id,
+            )
+        ),
+    )
+
+
+@functools.cache
+def _clocks(*filters: str) -> Statement:
+    return Statement(
+        f"clocks{filters}",
+        filters,
+        lambda _: (
+            select(*ENTRY_COLUMNS)
+            .join(clocks, clocks.c.hash == entries.c.hash)
+            .where(*_equal(clocks, filters))
+            .order_by(clocks.c.session_id, entries.c.id)
+        ),
+    )
+
+
+CLOCKS = {False: _clocks(), True: _clocks("session_id")}
+"""The current version of each session clock: of every session (False), or of one (True)."""
+
+# --- reading sessions and logs ----------------------------------------------------------------
+
+_SESSION_COLUMNS = (
+    sessions.c.session_id,
+    sessions.c.peer_id,
+    sessions.c.app_id,
+    sessions.c.started_at,
+)
+
+
+@functools.cache
+def session_list(*filters: str) -> Statement:
+    """Sessions, oldest first (ULIDs sort by time); `filters` names the columns bound."""
+    return Statement(
+        f"sessions{filters}",
+        filters,
+        lambda _: (
+            select(*_SESSION_COLUMNS)
+            .where(*_equal(sessions, filters))
+            .order_by(sessions.c.session_id)
+        ),
+    )
+
+
+SESSION = session_list("session_id")
+
+
+@functools.cache
+def session_summaries(*filters: str) -> Statement:
+    """Sessions with how many clocks and logs each holds; `filters` as `session_list`'s."""
+    return Statement(
+        f"session_summaries{filters}",
+        filters,
+        lambda _: (
+            select(
+                *_SESSION_COLUMNS,
+                select(func.count())
+                .where(clocks.c.session_id == sessions.c.session_id)
+                .scalar_subquery(),
+                select(func.count())
+                .where(logs.c.session_id == sessions.c.session_id)
+                .scalar_subquery(),
+            )
+            .where(*_equal(sessions, filters))
+            .order_by(sessions.c.session_id)
+        ),
+    )
+
+
+_LOG_COLUMNS = (
+    logs.c.session_id,
+    sessions.c.peer_id,
+    logs.c.resource_id,
+    logs.c.kind,
+    logs.c.manifest_json,
+    logs.c.head_json,
+    logs.c.registered_at,
+)
+
+
+def _logs() -> Select[Any]:
+    return (
+        select(*_LOG_COLUMNS)
+        .join(sessions, sessions.c.session_id == logs.c.session_id)
+        .order_by(logs.c.id)
+    )
+
+
+@functools.cache
+def log_list(*filters: str) -> Statement:
+    """Logs in the order registered; `filters` names the logs columns bound (`session_id`)."""
+    return Statement(f"logs{filters}", filters, lambda _: _logs().where(*_equal(logs, filters)))
+
+
+LOG_EXISTS = Statement(
+    "log_exists",
+    ("session_id", "resource_id"),
+    lambda _: select(logs.c.id).where(*_equal(logs, ("session_id", "resource_id"))),
+)
+LOGS_USING = Statement(
+    "logs_using",
+    ("hash",),
+    lambda _: _logs().where(
+        logs.c.id.in_(select(log_refs.c.log_id).where(log_refs.c.hash == bindparam("hash")))
+    ),
+)
+
+# --- summaries and checks ---------------------------------------------------------------------
+
+
+def _current_count(kind: str) -> Any:
+    return (
+        select(func.count())
+        .where(heads.c.peer_id == peers.c.peer_id, heads.c.kind == kind)
+        .scalar_subquery()
+    )
+
+
+PEER_SUMMARIES = Statement(
+    "peer_summaries",
+    (),
+    lambda _: select(
+        peers.c.peer_id,
+        peers.c.first_seen_at,
+        *(_current_count(kind) for kind in ("frame", "sensor", "detector")),
+        select(func.count()).where(sessions.c.peer_id == peers.c.peer_id).scalar_subquery(),
+    ).order_by(peers.c.peer_id),
+)
+PEER_APPS = Statement(
+    "peer_apps",
+    (),
+    lambda _: (
+        select(sessions.c.peer_id, sessions.c.app_id)
+        .distinct()
+        .order_by(sessions.c.peer_id, sessions.c.app_id)
+    ),
+)
+TABLE_COUNTS = Statement(
+    "table_counts",
+    (),
+    lambda _: select(
+        *(
+            select(func.count()).select_from(table).scalar_subquery()
+            for table in (peers, sessions, logs, clocks)
+        )
+    ),
+)
+"""Rows in peers, sessions, logs and clocks."""
+KIND_COUNTS = Statement(
+    "kind_counts",
+    (),
+    lambda _: union_all(
+        select(literal("versions"), entries.c.kind, func.count()).group_by(entries.c.kind),
+        select(literal("ids"), heads.c.kind, func.count()).group_by(heads.c.kind),
+    ),
+)
+"""Per kind: ("versions", kind, stored versions) and ("ids", kind, ids with a current one)."""
+MISFILED_HEADS = Statement(
+    "misfiled_heads",
+    (),
+    lambda _: (
+        select(heads.c.peer_id, heads.c.kind, heads.c.entry_id, heads.c.hash)
+        .join(entries, entries.c.hash == heads.c.hash)
+        .where(
+            or_(
+                entries.c.peer_id != heads.c.peer_id,
+                entries.c.kind != heads.c.kind,
+                entries.c.entry_id != heads.c.entry_id,
+            )
+        )
+    ),
+)
+"""Heads naming a version of another id, kind or peer."""
+MISFILED_CLOCKS = Statement(
+    "misfiled_clocks",
+    (),
+    lambda _: (
+        select(clocks.c.session_id, clocks.c.clock_id, clocks.c.hash)
+        .join(entries, entries.c.hash == clocks.c.hash)
+        .where(
+            or_(
+                entries.c.kind != "clock",
+                entries.c.entry_id != clocks.c.clock_id,
+                func.coalesce(entries.c.session_id, "") != clocks.c.session_id,
+                entries.c.peer_id
+                != select(sessions.c.peer_id)
+                .where(sessions.c.session_id == clocks.c.session_id)
+                .scalar_subquery(),
+            )
+        )
+    ),
+)
+"""Session clocks naming a version of another clock, session or peer."""
+INTEGRITY_CHECK = Statement("integrity_check", (), lambda _: text("PRAGMA integrity_check"))
+FOREIGN_KEY_CHECK = Statement("foreign_key_check", (), lambda _: text("PRAGMA foreign_key_check"))

@@ -1,0 +1,333 @@
+"""`Store`: one open database (the root's SQLite file, or a server database) and its connections.
+
+`open_store` is the one way to open a store: read-write (creating the root and the schema,
+upgrading an older schema, replaying unfinished journals) or read-only (writing nothing, even on
+read-only media). `shared_store` keeps one store per database in a process, shared by every
+`Peer` that uses it. Transactions live in `transaction.py`; queries in `reader.py`.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
+
+from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import DBAPIError
+
+from .._domain.layout import DB_FILENAME
+from ..errors import StoreError
+from . import migrate
+from .engines import describe_url, for_writing, make_engine, make_server_engine
+from .journal import pending_journals, recover
+from .reader import Reader
+from .transaction import Learnt
+
+if TYPE_CHECKING:
+    from .transaction import Transaction
+
+__all__ = ["Store", "close_all", "open_store", "read_snapshot", "shared_store"]
+
+_T = TypeVar("_T")
+_IDLE_MAX = 4
+"""Connections a store keeps checked out between calls, for reads and for writes each."""
+
+
+class Store:
+    """An open store: its engine, a few idle connections, what its commits learnt, and the
+    transaction each thread has open on it. Made by `open_store`."""
+
+    def __init__(self, root: Path, engine: Engine, *, url: str | None, readonly: bool) -> None:
+        self.root = root
+        self.path = root / DB_FILENAME
+        self.url = url
+        self.where = str(self.path) if url is None else describe_url(url)
+        self.readonly = readonly
+        self.engine = engine
+        self.learnt = Learnt()
+        self.closed = False
+        self.local = threading.local()
+        """`transaction`: the Transaction this thread has open on the store, if any."""
+        self._idle: dict[bool, list[Connection]] = {False: [], True: []}
+
+    def error(self, doing: str, error: DBAPIError) -> StoreError:
+        """The StoreError for a database error met while `doing` something (the one place
+        database errors are translated)."""
+        return StoreError(f"{self.where}: {doing}: {error.orig}")
+
+    def connect(self, *, writing: bool) -> tuple[Engine, Connection]:
+        """A connection: one an earlier call left idle, or one from the pool (checking one out
+        of the pool and back in costs a registration or lookup 10 us)."""
+        if self.closed:
+            raise StoreError(f"{self.where}: the store was closed")
+        if writing and self.readonly:
+            raise StoreError(f"{self.where}: store is open read-only")
+        engine = self.engine
+        try:
+            return engine, self._idle[writing].pop()  # atomic: threads may race for the last
+        except IndexError:
+            pass
+        try:
+            return engine, engine.connect()
+        except DBAPIError as error:
+            raise self.error("cannot open the store", error) from error
+
+    def release(
+        self, engine: Engine, connection: Connection, *, writing: bool, clean: bool
+    ) -> None:
+        """Keep a connection that finished its work cleanly for the next call, or close it."""
+        idle = self._idle[writing]
+        if clean and not self.closed and engine is self.engine and len(idle) < _IDLE_MAX:
+            idle.append(connection)
+        else:
+            connection.close()
+
+    def transaction_of(self, peer: object) -> Transaction | None:
+        """This thread's open transaction, if `peer` belongs to it. A transaction of another
+        peer is refused: waiting for it here would wait for ourselves."""
+        transaction: Transaction | None = getattr(self.local, "transaction", None)
+        if transaction is None or transaction.admits(peer):
+            return transaction
+        raise StoreError(
+            f"{self.where}: {peer!r} cannot write here while this thread is inside the "
+            f"transaction of {transaction.members[0]!r} on the same store (it would wait for "
+            "itself): join that transaction with `owner.transaction(other)`, or write from "
+            "another thread, which waits for it to commit"
+        )
+
+    @contextmanager
+    def read(self, peer: object = None) -> Iterator[Reader]:
+        """A read transaction for several queries that must see one snapshot (inside `peer`'s
+        open transaction in this thread: that transaction's connection)."""
+        transaction: Transaction | None = getattr(self.local, "transaction", None)
+        if transaction is not None and transaction.admits(peer):
+            transaction.flush()
+            yield Reader(self.root, self.where, self.url, transaction.connection, transaction.run)
+            return
+        if self.closed:
+            raise StoreError(f"{self.where}: the store was closed")
+        try:
+            with self.engine.connect() as connection, connection.begin():
+                yield Reader(self.root, self.where, self.url, connection)
+        except DBAPIError as error:
+            raise self.error("cannot read", error) from error
+
+    @contextmanager
+    def lookup(self, peer: object = None) -> Iterator[Reader]:
+        """A connection for one query (its own snapshot), without a transaction around it:
+        the cheap path of the API's single-query reads."""
+        transaction: Transaction | None = getattr(self.local, "transaction", None)
+        if transaction is not None and transaction.admits(peer):
+            transaction.flush()
+            yield Reader(self.root, self.where, self.url, transaction.connection, transaction.run)
+            return
+        engine, connection = self.connect(writing=False)
+        try:
+            try:
+                reader = Reader(self.root, self.where, self.url, connection)
+                yield reader
+                reader.run.close()
+                if connection.in_transaction():
+                    connection.rollback()
+                reader.run.dbapi_connection.rollback()  # ends a driver's implicit transaction
+            except BaseException:
+                connection.close()
+                raise
+        except DBAPIError as error:
+            raise self.error("cannot read", error) from error
+        self.release(engine, connection, writing=False, clean=True)
+
+    def close(self) -> None:
+        """Close every connection; the store cannot be used again (open it anew)."""
+        self.closed = True
+        for idle in self._idle.values():
+            for connection in _drain(idle):
+                connection.close()
+        self.engine.dispose()
+
+    def forget_connections(self) -> None:
+        """Drop pooled connections without closing them (in a forked child, they are the
+        parent's)."""
+        for idle in self._idle.values():
+            for connection in _drain(idle):
+                connection.detach()
+        self.engine.dispose(close=False)
+        self.local = threading.local()
+
+
+def open_store(
+    root: Path, *, url: str | None = None, readonly: bool = False, snapshot: bool = False
+) -> Store:
+    """Open the store of a storage root (the SQLite file in it, or the database at `url`).
+
+    Read-write: create the root and the schema, or upgrade an older schema, then replay the
+    journals of transactions that did not finish. Read-only: write nothing; a database without
+    our schema, or with a newer one, is refused. With `snapshot` (one read of an idle SQLite
+    file, see `read_snapshot`), SQLite's immutable mode, which leaves no files behind.
+    """
+    where = str(root / DB_FILENAME) if url is None else describe_url(url)
+    if url is not None:
+        engine = make_server_engine(url)
+    elif readonly:
+        engine = _readonly_engine(root, snapshot=snapshot)
+    else:
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise StoreError(f"{root}: cannot create the storage root: {error}") from error
+        engine = make_engine(root / DB_FILENAME)
+    try:
+        if readonly:
+            migrate.check_readable(engine, where)
+        else:
+            migrate.ensure_schema(engine, where)
+            _recover(root, engine)
+    except DBAPIError as error:
+        engine.dispose()
+        raise StoreError(f"{where}: cannot open the store: {error.orig}") from error
+    except BaseException:
+        engine.dispose()
+        raise
+    return Store(root, engine, url=url, readonly=readonly)
+
+
+def _readonly_engine(root: Path, *, snapshot: bool) -> Engine:
+    """An engine that only reads the root's SQLite file, even on read-only media.
+
+    SQLite's mode=ro needs to create the -shm file beside a database in WAL mode (and leaves
+    empty -wal and -shm files behind). Immutable mode needs nothing and takes no locks, but
+    trusts the file never to change, so a writer that opens the store meanwhile goes unseen:
+    use it only where no writer can be (read-only media), or for a `snapshot` of a file with
+    no -wal (idle), whose reader checks afterwards that it did not change.
+    """
+    path = root / DB_FILENAME
+    if not root.is_dir():
+        raise StoreError(f"{root}: storage root does not exist or is not a directory")
+    if not path.is_file():
+        raise StoreError(f"{path}: no auki-session database in this storage root")
+    wal = path.with_name(path.name + "-wal")
+    has_wal = wal.exists()
+    if snapshot and not has_wal:
+        return make_engine(path, readonly=True, immutable=True)
+    if not has_wal and not os.access(root, os.W_OK):
+        return make_engine(path, readonly=True, immutable=True)
+    engine = make_engine(path, readonly=True)
+    try:
+        with engine.connect() as connection:
+            connection.exec_driver_sql("SELECT count(*) FROM sqlite_master").all()
+            connection.rollback()
+        return engine
+    except DBAPIError as error:
+        engine.dispose()
+        if has_wal and wal.stat().st_size > 0:
+            # Immutable mode ignores the -wal file: its commits would silently be missing.
+            raise StoreError(
+                f"{path}: cannot read its write-ahead log {wal.name} here ({error.orig}); on "
+                f"read-only media SQLite needs {path.name}-shm beside it: copy that file "
+                "along, or read a writable copy"
+            ) from error
+    return make_engine(path, readonly=True, immutable=True)
+
+
+def _recover(root: Path, engine: Engine) -> None:
+    """Undo the manifests of transactions that did not finish (see journal.recover)."""
+    if not root.is_dir() or not pending_journals(root):
+        return
+    with for_writing(engine.connect()) as connection, connection.begin():
+        reader = Reader(root, str(root / DB_FILENAME), None, connection)
+        for journal in pending_journals(root):
+            recover(root, journal, reader.has_log)
+
+
+def read_snapshot(root: Path, read: Callable[[Reader], _T], *, url: str | None = None) -> _T:
+    """Run `read` in one read transaction of a store, writing nothing to it.
+
+    A SQLite file with no -wal is idle (no connection has it open) and is read in immutable
+    mode, which leaves no -wal and -shm files behind; as immutable mode takes no locks, the read
+    is repeated when the file changed meanwhile (a writer opened it).
+    """
+    path = root / DB_FILENAME
+    for _ in range(3):
+        before = None if url is not None else _fingerprint(path)
+        idle = before is not None and not before[0]
+        store = open_store(root, url=url, readonly=True, snapshot=idle)
+        try:
+            with store.read() as reader:
+                result = read(reader)
+        finally:
+            store.close()
+        if not idle or _fingerprint(path) == before:
+            return result
+    raise StoreError(f"{path}: the database kept changing while it was read; try again")
+
+
+def _fingerprint(path: Path) -> tuple[bool, int, int, int] | None:
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    wal = path.with_name(path.name + "-wal").exists()
+    return (wal, stat.st_ino, stat.st_size, stat.st_mtime_ns)
+
+
+# --- one store per database in a process --------------------------------------------------------
+
+_shared: dict[tuple[Path, str | None, bool], Store] = {}
+_by_argument: dict[tuple[str, str | None, bool, str], Store] = {}
+"""The same stores by the root as given (and the working directory, for a relative root):
+resolving the root costs a path normalisation that every registration would pay."""
+_lock = threading.Lock()
+
+
+def shared_store(root: str, url: str | None = None, *, readonly: bool = False) -> Store:
+    """The process's open store for this root (resolved to an absolute path) and database URL
+    (None: the SQLite file in the root), opening it on first use. Every Peer on one database
+    shares it, whatever its durability (a setting of each write transaction)."""
+    store = _by_argument.get((root, url, readonly, ""))  # an absolute root seen before
+    if store is not None and not store.closed:
+        return store
+    argument = (root, url, readonly, "" if os.path.isabs(root) else os.getcwd())
+    store = _by_argument.get(argument)
+    if store is not None and not store.closed:
+        return store
+    key = (Path(os.path.abspath(root)), url, readonly)
+    with _lock:
+        store = _shared.get(key)
+        if store is None or store.closed:
+            store = _shared[key] = open_store(key[0], url=url, readonly=readonly)
+        _by_argument[argument] = store
+        return store
+
+
+def close_all() -> None:
+    """Close every shared store's connections (at exit: the last connection to a SQLite file
+    checkpoints its WAL and removes the -wal and -shm files, so the root is self-contained)."""
+    with _lock:
+        for store in _shared.values():
+            store.close()
+        _shared.clear()
+        _by_argument.clear()
+
+
+def _forget_after_fork() -> None:
+    global _lock
+    _lock = threading.Lock()  # another thread may have held it at the fork
+    for store in _shared.values():
+        store.forget_connections()
+
+
+def _drain(idle: list[Connection]) -> Iterator[Connection]:
+    """Take the items of a list shared between threads, one at a time (pop is atomic)."""
+    while True:
+        try:
+            yield idle.pop()
+        except IndexError:
+            return
+
+
+os.register_at_fork(after_in_child=_forget_after_fork)
+atexit.register(close_all)

@@ -1,0 +1,360 @@
+"""`Transaction`: one write transaction, everything it holds, and what it learnt.
+
+A transaction owns its connection (begun with BEGIN IMMEDIATE at its durability), its savepoints,
+the versions it staged for one executemany, the journal of the manifests it wrote, and the refs
+and peers it found. It belongs to the `Peer` that opened it (and the peers that joined it); the
+store only lends it a connection and remembers, per thread, which transaction is open.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.exc import DBAPIError
+
+from .._domain.entries import CanonicalEntry, EntryKind
+from .._domain.layout import log_dir
+from .._domain.logs import LogPlan
+from .._domain.refs import RegistryRef
+from ..errors import DuplicateLogError, StoreError, UnresolvedRefError
+from . import statements as sql
+from .engines import Durability, for_writing
+from .journal import Journal
+from .runner import Runner
+
+if TYPE_CHECKING:
+    from .store import Store
+
+__all__ = ["KNOWN_REFS_MAX", "Learnt", "Transaction", "utc_now"]
+
+
+def utc_now() -> str:
+    """The current time as ISO-8601 UTC with microseconds, e.g. 2026-11-25T12:03:05.123456Z."""
+    seconds, micros = divmod(time.time_ns() // 1000, 1_000_000)
+    prefix = _second_prefix.get(seconds)
+    if prefix is None:
+        # strftime costs 2 us, a tenth of a registration in a transaction: once per second.
+        prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
+        _second_prefix.clear()
+        _second_prefix[seconds] = prefix
+    return f"{prefix}.{micros:06d}Z"
+
+
+_second_prefix: dict[int, str] = {}
+
+RefKey = tuple[str, str, str, str]
+"""(hash, kind, peer_id, id) of a registered version."""
+
+KNOWN_REFS_MAX = 10_000
+"""At most this many refs are remembered per open store (a bound on memory)."""
+
+_Staged = tuple[tuple[Any, ...], sql.Statement, tuple[Any, ...]]
+"""A version staged for writing: its entries row, its head statement and head row."""
+
+
+class Learnt:
+    """What committed transactions learnt about one open store: peers whose row exists, and
+    refs found registered (entries are never deleted, so a ref checked once needs no query
+    again). It lives and dies with its `Store`."""
+
+    __slots__ = ("peers", "refs")
+
+    def __init__(self) -> None:
+        self.peers: set[str] = set()
+        self.refs: set[RefKey] = set()
+
+    def merge(self, peers: set[str], refs: set[RefKey]) -> None:
+        """Remember what one committed transaction wrote or found."""
+        self.peers.update(peers)
+        if len(self.refs) + len(refs) > KNOWN_REFS_MAX:
+            self.refs.clear()  # the next checks query again
+        if len(refs) <= KNOWN_REFS_MAX:
+            self.refs.update(refs)
+
+
+class Transaction:
+    """A write transaction as a context manager: on a clean exit the staged rows are written
+    and it commits; on an exception (or a failed write) its manifests are undone and it rolls
+    back. A class rather than a generator: it wraps every registration made outside
+    `peer.transaction()`."""
+
+    __slots__ = (
+        "_begun",
+        "_staged",
+        "connection",
+        "durability",
+        "engine",
+        "failed",
+        "journal",
+        "members",
+        "peers_added",
+        "refs_found",
+        "run",
+        "store",
+    )
+
+    def __init__(self, store: Store, owner: object, durability: Durability) -> None:
+        self.store = store
+        self.members = [owner]
+        """The peers (API objects) whose registrations belong to this transaction."""
+        self.durability = durability
+        self.peers_added: set[str] = set()
+        self.refs_found: set[RefKey] = set()
+        """Refs `require` found in the database in this transaction (see Learnt)."""
+        self.failed: BaseException | None = None
+        self._staged: list[_Staged] = []
+
+    def admits(self, peer: object) -> bool:
+        """Whether `peer` opened or joined this transaction."""
+        return any(member is peer for member in self.members)
+
+    def join(self, peer: object) -> None:
+        """Let `peer`'s registrations (in this thread) be part of this transaction."""
+        if not self.admits(peer):
+            self.members.append(peer)
+
+    def __enter__(self) -> Transaction:
+        store = self.store
+        engine, connection = store.connect(writing=True)
+        self.engine, self.connection = engine, connection
+        try:
+            self._begun = for_writing(connection, self.durability).begin()
+        except BaseException as error:
+            connection.close()
+            if isinstance(error, DBAPIError):
+                raise store.error("cannot write", error) from error
+            raise
+        self.journal = Journal(store.root, durable=self.durability == "full")
+        self.run = Runner(connection)
+        store.local.transaction = self
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        store, journal = self.store, self.journal
+        raised = error
+        committed = False
+        try:
+            try:
+                if error is None:
+                    if self.failed is not None:
+                        raise StoreError(
+                            f"{store.where}: not committed: a write of this transaction failed "
+                            f"({self.failed})"
+                        ) from self.failed
+                    self.flush()
+            except BaseException as failure:
+                error = failure
+            try:
+                if error is not None:
+                    # Undo the files while the write lock is held: once it is released, the
+                    # next writer may be registering the same log in the same directories.
+                    journal.discard()
+                    self._begun.rollback()
+            finally:
+                store.local.transaction = None
+                self.run.close()
+            if error is not None:
+                if isinstance(error, DBAPIError):
+                    raise store.error("cannot write", error) from error
+                if error is raised:
+                    return  # the block's own exception propagates unchanged
+                raise error
+            try:
+                self._begun.commit()
+            except DBAPIError as failure:
+                # A refused COMMIT may leave the transaction open (SQLite's deferred foreign
+                # keys do): undo the files while the lock is still held, then discard the
+                # connection, which ends the transaction, instead of pooling it mid-transaction.
+                journal.discard()
+                self.connection.invalidate()
+                raise store.error("commit failed", failure) from failure
+            committed = True
+            store.learnt.merge(self.peers_added, self.refs_found)
+        finally:
+            journal.finish()
+            store.release(self.engine, self.connection, writing=True, clean=committed)
+
+    # --- what a registration does -------------------------------------------------------------
+
+    def ensure_peer(self, peer_id: str) -> None:
+        """Record the peer the first time it writes anything."""
+        if peer_id in self.peers_added or peer_id in self.store.learnt.peers:
+            return
+        self.run.execute(sql.INSERT_PEER, (peer_id, utc_now()))
+        self.peers_added.add(peer_id)
+
+    def require(
+        self,
+        owner: str,
+        role: str,
+        kind: EntryKind,
+        ref: RegistryRef,
+        session_id: str | None = None,
+    ) -> None:
+        """Refuse a ref to this peer's own entry that does not name a registered version; with
+        `session_id`, a clock must be one of that session's clocks."""
+        self.flush()
+        if kind == "clock" and session_id is not None:
+            key = (ref.hash, kind, ref.peer_id, ref.id, session_id)
+            if self.run.one(sql.SESSION_ENTRY, key) is None:
+                raise UnresolvedRefError(
+                    f"{owner}: {role} {ref!r} is not a clock of session {session_id!r} "
+                    "(use the session's monotonic_clock, utc_clock or a clock registered "
+                    "through it)"
+                )
+            return
+        version = (ref.hash, kind, ref.peer_id, ref.id)
+        if version in self.store.learnt.refs or version in self.refs_found:
+            return
+        if self.run.one(sql.REGISTERED, version) is None:
+            raise UnresolvedRefError(
+                f"{owner}: {role} {ref!r} does not match any registered {kind} of peer "
+                f"{ref.peer_id!r} (register the {kind} first, and use the ref it returned)"
+            )
+        self.refs_found.add(version)
+
+    def _prepare(self, entry: CanonicalEntry) -> _Staged:
+        """Check an entry's refs and its peer; its version row, head statement and head row."""
+        for kind, ref in entry.depends_on:
+            self.require(f"{entry.kind} {entry.id!r}", kind, kind, ref)
+        self.ensure_peer(entry.peer_id)
+        now = utc_now()
+        row = (
+            entry.hash,
+            entry.kind,
+            entry.peer_id,
+            entry.id,
+            entry.session_id,
+            entry.canonical.decode("utf-8"),
+            now,
+        )
+        if entry.kind == "clock":
+            return row, sql.UPSERT_CLOCK, (entry.session_id, entry.id, entry.hash, now)
+        return row, sql.UPSERT_HEAD, (entry.peer_id, entry.kind, entry.id, entry.hash, now)
+
+    def put_entry(self, entry: CanonicalEntry) -> RegistryRef:
+        """Store a version and make it current; re-registering the current body is a no-op
+        (the version is already stored, and the head upsert changes only a different hash)."""
+        self.flush()
+        row, upsert, head = self._prepare(entry)
+        self.run.execute(sql.INSERT_ENTRY, row)
+        self.run.execute(upsert, head)
+        return entry.ref
+
+    def stage_entry(self, entry: CanonicalEntry) -> RegistryRef:
+        """put_entry inside `peer.transaction()`: check the version now, write it with the
+        transaction's next statement or at its commit, many registrations in one executemany.
+        A failed check stages nothing, so the call needs no savepoint of its own; an enclosing
+        savepoint that rolls back drops what was staged inside it. If writing the staged rows
+        fails, that later statement raises and the transaction refuses to commit."""
+        prepared = self._prepare(entry)  # may flush, which replaces the staged list
+        self._staged.append(prepared)
+        return entry.ref
+
+    def flush(self) -> None:
+        """Write the staged versions (in order: the last registration of an id is current).
+        If that fails, the transaction can no longer commit."""
+        staged = self._staged
+        if not staged:
+            return
+        self._staged = []
+        try:
+            self.run.many(sql.INSERT_ENTRY, [row for row, _, _ in staged])
+            for statement in (sql.UPSERT_HEAD, sql.UPSERT_CLOCK):
+                heads = [head for _, upsert, head in staged if upsert is statement]
+                if heads:
+                    self.run.many(statement, heads)
+        except DBAPIError as error:
+            self.failed = error
+            raise self.store.error("cannot write", error) from error
+        except BaseException as error:
+            self.failed = error
+            raise
+
+    def create_session(self, session_id: str, peer_id: str, app_id: str) -> None:
+        """Record a new session."""
+        self.flush()
+        self.ensure_peer(peer_id)
+        self.run.execute(sql.INSERT_SESSION, (session_id, peer_id, app_id, utc_now()))
+
+    def add_log(self, session_id: str, peer_id: str, plan: LogPlan) -> Path:
+        """Record a log and write its manifest; returns the log directory."""
+        self.flush()
+        owner = f"{plan.kind} log {plan.resource_id!r}"
+        for use in plan.uses:
+            if use.ref.peer_id == peer_id:
+                self.require(owner, use.role, use.kind, use.ref, session_id)
+        row = self.run.one(
+            sql.INSERT_LOG,
+            (
+                session_id,
+                plan.resource_id,
+                plan.kind,
+                plan.manifest.decode("utf-8"),
+                json.dumps(plan.head, sort_keys=True, separators=(",", ":")),
+                utc_now(),
+            ),
+        )
+        if row is None:
+            raise DuplicateLogError(f"duplicate log {peer_id}/{plan.resource_id}")
+        for use in plan.uses:
+            self.run.execute(
+                sql.INSERT_LOG_REF, (row[0], use.role, use.ref.peer_id, use.ref.id, use.ref.hash)
+            )
+        try:
+            return self.journal.write_manifest(session_id, peer_id, plan.resource_id, plan.manifest)
+        except OSError as error:
+            where = error.filename or log_dir(
+                self.store.root, session_id, peer_id, plan.resource_id
+            )
+            raise StoreError(
+                f"{where}: cannot write the manifest of {owner}: {error.strerror or error}"
+            ) from error
+
+    def savepoint(self) -> _Savepoint:
+        """A nested block: on an exception, undo its rows and manifests, and re-raise."""
+        return _Savepoint(self)
+
+
+class _Savepoint:
+    """The context manager of Transaction.savepoint (a class: a generator costs a registration
+    inside a transaction 2 us)."""
+
+    __slots__ = ("mark", "transaction")
+
+    def __init__(self, transaction: Transaction) -> None:
+        self.transaction = transaction
+        self.mark = 0
+
+    def __enter__(self) -> Transaction:
+        transaction = self.transaction
+        transaction.flush()  # staged rows belong to the enclosing transaction, not this one
+        self.mark = transaction.journal.mark()
+        transaction.run.execute(sql.SAVEPOINT)
+        return transaction
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        transaction = self.transaction
+        if kind is not None:
+            transaction._staged = []  # staged since __enter__ flushed: this savepoint's own
+            transaction.run.execute(sql.ROLLBACK_TO)
+            transaction.run.execute(sql.RELEASE)
+            transaction.journal.undo(self.mark)
+            transaction.peers_added.clear()  # their rows may have been rolled back
+            transaction.refs_found.clear()  # they may have been registered inside the savepoint
+            return
+        transaction.run.execute(sql.RELEASE)

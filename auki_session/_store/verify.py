@@ -1,0 +1,179 @@
+"""`verify`: recompute every hash, compare every manifest on disk with the database, find
+manifests without a log, and run the database's own integrity checks."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from .._domain.canonical import canonical_json
+from .._domain.entries import ID_KEYS, MAX_ENTRY_BYTES, Entry
+from .._domain.hashing import content_hash
+from .._domain.layout import JOURNAL_DIR, MANIFEST
+from .._domain.logs import LogInfo
+from .journal import pending_journals
+from .reader import Reader
+
+__all__ = ["Problem", "VerifyReport", "verify"]
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One thing `verify` found wrong: which check, what it concerns, and what is wrong."""
+
+    check: str
+    subject: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.subject}: {self.message}"
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyReport:
+    """What `verify` checked and found."""
+
+    entries: int
+    logs: int
+    problems: tuple[Problem, ...]
+    warnings: tuple[str, ...]
+
+    @property
+    def ok(self) -> bool:
+        """Whether nothing is wrong (warnings do not count)."""
+        return not self.problems
+
+
+def entry_problems(entry: Entry) -> list[Problem]:
+    """Check one stored version: its hash, its canonical form, and that the JSON names the
+    peer, id and session the row does."""
+    subject = f"{entry.kind} {entry.peer_id}/{entry.id}@{entry.hash}"
+    problems: list[Problem] = []
+    try:
+        data = entry.canonical_json.encode("utf-8")
+    except UnicodeEncodeError as error:
+        return [Problem("canonical", subject, f"stored JSON is not valid UTF-8 text: {error}")]
+    computed = content_hash(data)
+    if computed != entry.hash:
+        problems.append(
+            Problem("hash", subject, f"stored JSON hashes to {computed}, not the stored hash")
+        )
+    if len(data) > MAX_ENTRY_BYTES:
+        problems.append(
+            Problem("canonical", subject, f"{len(data)} bytes, over the {MAX_ENTRY_BYTES} limit")
+        )
+    try:
+        value = json.loads(data)
+        canonical = canonical_json(value)
+    except ValueError as error:
+        return [*problems, Problem("canonical", subject, f"stored JSON does not parse: {error}")]
+    if canonical != data:
+        problems.append(Problem("canonical", subject, "stored JSON is not in canonical form"))
+    id_key = ID_KEYS.get(entry.kind)  # a hostile store may hold any kind text
+    expected: dict[str, object] = {"peer_id": entry.peer_id}
+    if id_key is not None:
+        expected[id_key] = entry.id
+    if entry.kind == "clock":
+        expected["session_id"] = entry.session_id
+    if not isinstance(value, dict):
+        problems.append(Problem("identity", subject, "stored JSON is not an object"))
+        return problems
+    for key, wanted in expected.items():
+        if value.get(key) != wanted:
+            problems.append(
+                Problem(
+                    "identity", subject, f"JSON has {key}={value.get(key)!r}, row has {wanted!r}"
+                )
+            )
+    if entry.kind != "clock" and "session_id" in value:
+        problems.append(Problem("identity", subject, "a registry entry must not carry session_id"))
+    return problems
+
+
+def manifest_problems(log: LogInfo) -> list[Problem]:
+    """Check a log's manifest: canonical in the database, and the same bytes on disk."""
+    path = Path(log.root) / MANIFEST
+    subject = str(path)
+    stored = log.manifest_json.encode("utf-8")
+    problems: list[Problem] = []
+    try:
+        value = json.loads(stored)
+        if canonical_json(value) != stored:
+            problems.append(Problem("manifest", subject, "database manifest is not canonical"))
+        elif not isinstance(value, dict) or (
+            value.get("session_id"),
+            value.get("source_peer_id"),
+        ) != (log.session_id, log.peer_id):
+            problems.append(
+                Problem("manifest", subject, "database manifest names another session or peer")
+            )
+    except ValueError as error:
+        problems.append(Problem("manifest", subject, f"database manifest does not parse: {error}"))
+    try:
+        on_disk = path.read_bytes()
+    except FileNotFoundError:
+        return [*problems, Problem("manifest", subject, "missing on disk")]
+    except OSError as error:
+        return [*problems, Problem("manifest", subject, f"cannot be read: {error.strerror}")]
+    if on_disk != stored:
+        problems.append(Problem("manifest", subject, "differs from the database's manifest_json"))
+    return problems
+
+
+def manifests_on_disk(root: Path) -> Iterator[tuple[str, str, str, Path]]:
+    """Every `<session>/logs/<peer>/<resource...>/manifest.json` under a storage root, as
+    (session_id, peer_id, resource_id, path)."""
+    try:
+        sessions = sorted(
+            (entry for entry in os.scandir(root) if entry.is_dir()), key=lambda entry: entry.name
+        )
+    except OSError:
+        return
+    for session in sessions:
+        logs = Path(session.path) / "logs"
+        if session.name.startswith(".") or not logs.is_dir():
+            continue
+        for directory, dirnames, filenames in os.walk(logs):
+            dirnames.sort()
+            parts = Path(directory).relative_to(logs).parts
+            if MANIFEST in filenames and len(parts) >= 2:
+                path = Path(directory) / MANIFEST
+                yield session.name, parts[0], "/".join(parts[1:]), path
+
+
+def verify(reader: Reader, *, check_files: bool = True) -> VerifyReport:
+    """Recompute every hash, check every manifest against the disk, find manifests with no
+    log, and run SQLite's integrity and foreign key checks. Without `check_files` (a fleet
+    database, whose manifests stay on the robots), only the database is checked."""
+    problems: list[Problem] = []
+    count = 0
+    for entry in reader.every_entry():
+        count += 1
+        problems += entry_problems(entry)
+    logs = reader.logs()
+    root = reader.root
+    if check_files:
+        for log in logs:
+            problems += manifest_problems(log)
+        known = {(log.session_id, log.peer_id, log.resource_id) for log in logs}
+        for session_id, peer_id, resource_id, path in manifests_on_disk(root):
+            if (session_id, peer_id, resource_id) not in known:
+                problems.append(Problem("orphan", str(path), "manifest on disk has no log row"))
+    problems += [Problem("head", "current versions", text) for text in reader.misfiled_heads()]
+    problems += [
+        Problem("integrity", "integrity_check", text) for text in reader.integrity_problems()
+    ]
+    problems += [
+        Problem("foreign_key", "foreign_key_check", text) for text in reader.foreign_key_problems()
+    ]
+    warnings = []
+    journals = pending_journals(root) if check_files else []
+    if journals:
+        warnings.append(
+            f"{len(journals)} unfinished transaction journal(s) in {root / JOURNAL_DIR}: a writer "
+            "stopped mid-transaction; the next writer to open the store removes its manifests"
+        )
+    return VerifyReport(count, len(logs), tuple(problems), tuple(warnings))

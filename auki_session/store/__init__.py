@@ -1,1 +1,0 @@
-"""The storage layer: the only package that holds SQL."""
