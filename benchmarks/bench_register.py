@@ -69,7 +69,7 @@ def _fresh_raw(root: Path, durability: str) -> sqlite3.Connection:
 def _fresh_engine(root: Path, durability: str) -> Engine:
     """A database like _fresh_raw's, opened with the store's own SQLAlchemy engine."""
     _fresh_raw(root, durability).close()
-    return make_engine(root / "auki_session.db", durability=durability)  # type: ignore[arg-type]
+    return make_engine(root / "auki_session.db")
 
 
 def _store_in(connection: Connection, entry: CanonicalEntry, row: tuple[object, ...]) -> None:
@@ -88,7 +88,10 @@ def _measure(base: Path, durability: str, batch: int, rounds: int) -> list[Resul
     raw = _fresh_raw(base / f"raw-{durability}", durability)
     floor = _fresh_raw(base / f"floor-{durability}", durability)
     engines = [_fresh_engine(base / f"{name}-{durability}", durability) for name in ("sa", "built")]
-    held, built_held = (for_writing(engine.connect()) for engine in engines)
+    held, built_held = (
+        for_writing(engine.connect(), durability)  # type: ignore[arg-type]
+        for engine in engines
+    )
 
     bodies = [camera_body(frame, index) for index in range(batch * (rounds + 1))]
     built = [sensor_entry(PEER_ID, SENSOR_ID, body) for body in bodies]

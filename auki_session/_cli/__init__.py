@@ -12,14 +12,10 @@ import argparse
 import contextlib
 import json
 import os
-import sqlite3
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from sqlalchemy.exc import DBAPIError
-
-from .._domain.layout import DB_FILENAME
 from ..errors import AukiSessionError
 from . import commands
 from .commands import EXIT_ERROR, PROG, Result
@@ -117,11 +113,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         with contextlib.suppress(OSError, ValueError):
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_BROKEN_PIPE
-    except DBAPIError as error:
-        where = Path(args.root or ".") / DB_FILENAME
-        return _fail(f"{where}: cannot read the store: {error.orig}")
-    except sqlite3.Error as error:
-        return _fail(f"{Path(args.root or '.') / DB_FILENAME}: cannot read the store: {error}")
     except LookupError as error:
         return _fail(error.args[0] if error.args else repr(error))
     except (AukiSessionError, OSError, ValueError) as error:

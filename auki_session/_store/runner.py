@@ -179,15 +179,15 @@ class Runner:
             yield from self.connection.execute(prepared.core, params)
             return
         cursor = self.dbapi_connection.cursor()
+        arguments = prepared.arguments(values)
         try:
-            try:
-                cursor.execute(prepared.sql, prepared.arguments(values))
-            except self.dialect.loaded_dbapi.Error as error:
-                raise DBAPIError.instance(
-                    prepared.sql, values, error, self.dialect.loaded_dbapi.Error
-                ) from error
+            cursor.execute(prepared.sql, arguments)
             while rows := cursor.fetchmany(1000):
                 yield from rows
+        except self.dialect.loaded_dbapi.Error as error:
+            raise DBAPIError.instance(
+                prepared.sql, arguments, error, self.dialect.loaded_dbapi.Error
+            ) from error
         finally:
             cursor.close()
 

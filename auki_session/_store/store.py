@@ -30,7 +30,14 @@ from .transaction import Learnt
 if TYPE_CHECKING:
     from .transaction import Transaction
 
-__all__ = ["Store", "close_all", "open_store", "read_snapshot", "shared_store"]
+__all__ = [
+    "Store",
+    "close_all",
+    "database_error",
+    "open_store",
+    "read_snapshot",
+    "shared_store",
+]
 
 _T = TypeVar("_T")
 _IDLE_MAX = 4
@@ -55,9 +62,8 @@ class Store:
         self._idle: dict[bool, list[Connection]] = {False: [], True: []}
 
     def error(self, doing: str, error: DBAPIError) -> StoreError:
-        """The StoreError for a database error met while `doing` something (the one place
-        database errors are translated)."""
-        return StoreError(f"{self.where}: {doing}: {error.orig}")
+        """The StoreError for a database error met while `doing` something."""
+        return database_error(self.where, doing, error)
 
     def connect(self, *, writing: bool) -> tuple[Engine, Connection]:
         """A connection: one an earlier call left idle, or one from the pool (checking one out
@@ -159,6 +165,12 @@ class Store:
         self.local = threading.local()
 
 
+def database_error(where: str, doing: str, error: DBAPIError) -> StoreError:
+    """The StoreError for a database error met while `doing` something with the database at
+    `where` (the one place database errors are translated)."""
+    return StoreError(f"{where}: {doing}: {error.orig}")
+
+
 def open_store(
     root: Path, *, url: str | None = None, readonly: bool = False, snapshot: bool = False
 ) -> Store:
@@ -188,7 +200,7 @@ def open_store(
             _recover(root, engine)
     except DBAPIError as error:
         engine.dispose()
-        raise StoreError(f"{where}: cannot open the store: {error.orig}") from error
+        raise database_error(where, "cannot open the store", error) from error
     except BaseException:
         engine.dispose()
         raise
