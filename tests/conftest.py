@@ -1,4 +1,11 @@
-"""Shared fixtures: a fresh storage root per test, sample bodies, and store snapshots."""
+"""Shared fixtures: a fresh storage root per test, sample bodies, and store snapshots.
+
+Tests go through the public API wherever it can show the behaviour. The few that reach inside
+say why in their module docstring: the pure domain functions (entry building, id rules, refs,
+canonical JSON) are tested directly because they are the SDK's rules, with no store around them;
+the command line is run in-process through `auki_session._cli.main` (what the `auki-session`
+script calls); and `end_process` below stands for a process exiting.
+"""
 
 from __future__ import annotations
 
@@ -18,10 +25,16 @@ from auki_session._store.store import close_all
 TABLES = ("peers", "entries", "heads", "sessions", "clocks", "logs", "log_refs")
 
 
+def end_process() -> None:
+    """What this process's exit does to its stores (close every connection: the last one to a
+    SQLite file checkpoints the WAL), so a test can continue as the next process would."""
+    close_all()
+
+
 @pytest.fixture(autouse=True)
 def _close_stores() -> Iterator[None]:
     yield
-    close_all()
+    end_process()
 
 
 @pytest.fixture

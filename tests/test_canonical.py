@@ -1,4 +1,7 @@
-"""canonical_json writes RFC 8785 (JCS) bytes; content_hash is XXH3-128 of them."""
+"""canonical_json writes RFC 8785 (JCS) bytes; content_hash is XXH3-128 of them.
+
+canonical_json and content_hash are public; MAX_DEPTH is read from the encoder itself.
+"""
 
 from __future__ import annotations
 

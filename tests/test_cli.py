@@ -26,8 +26,7 @@ from auki_session import (
 from auki_session._cli import main
 from auki_session._cli.demo import DEMO_PEER_ID, register_demo_robot
 from auki_session._store import migrate
-from auki_session._store.store import close_all
-from tests.conftest import camera_body
+from tests.conftest import camera_body, end_process
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -81,7 +80,7 @@ def make_api_store(root: Path) -> ApiStore:
     spot.register_frame("body", FrameDef.ros_body())
     spot.start_session()
     Peer("galbot", "galbot-vision").with_storage_root(root).start_session()
-    close_all()
+    end_process()
     return ApiStore(root, {"v1": v1.hash, "v2": v2.hash}, session.session_id, handle.resource_id)
 
 
@@ -94,7 +93,7 @@ def api(tmp_path: Path) -> ApiStore:
 def demo(tmp_path: Path) -> Path:
     root = tmp_path / "demo"
     register_demo_robot(str(root))
-    close_all()
+    end_process()
     return root
 
 
@@ -370,7 +369,7 @@ def test_show_refuses_an_id_current_in_two_peers(
     root = tmp_path / "two"
     for peer_id in ("a", "b"):
         Peer(peer_id, "app").with_storage_root(root).register_frame("base", FrameDef.ros_body())
-    close_all()
+    end_process()
     assert_one_line_error(cli(capsys, "--root", root, "show", "base"), "ambiguous", "--peer")
     assert cli(capsys, "--root", root, "show", "base", "--peer", "b").code == 0
 

@@ -1,4 +1,7 @@
-"""Clock entries (SPEC section 3): the clock vector, session scoping, strict fields."""
+"""Clock entries (SPEC section 3): the clock vector, session scoping, strict fields.
+
+Clock entries are built with the pure `clock_entry` (no store) to check the SDK's bytes.
+"""
 
 from __future__ import annotations
 

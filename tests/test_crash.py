@@ -1,5 +1,8 @@
 """A writer killed with SIGKILL at any point loses nothing it acknowledged, and leaves no
-half-registered log once the store is next opened."""
+half-registered log once the store is next opened.
+
+`open_store` stands for the next process opening the store (which replays journals).
+"""
 
 from __future__ import annotations
 

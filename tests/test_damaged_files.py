@@ -1,5 +1,8 @@
 """Damaged or unusable files give a clear `StoreError` naming the file (an OSError, so callers
-may catch either), never a traceback from deep inside SQLAlchemy, and change nothing."""
+may catch either), never a traceback from deep inside SQLAlchemy, and change nothing.
+
+`open_store(read-only)` counts rows the way a read-only process would.
+"""
 
 from __future__ import annotations
 
@@ -23,8 +26,8 @@ from auki_session import (
     Session,
     StoreError,
 )
-from auki_session._store.store import close_all, open_store
-from tests.conftest import snapshot
+from auki_session._store.store import open_store
+from tests.conftest import end_process, snapshot
 from tests.workers.audit import audit
 
 SECOND = 1_000_000_000
@@ -75,7 +78,7 @@ def assert_refused(root: Path, named: Path, error: type[StoreError] = StoreError
             call()
         assert str(named) in str(caught.value), way
         assert "sqlalchemy" not in str(caught.value).lower(), way
-        close_all()
+        end_process()
 
 
 def truncate_to(size: Callable[[int], int]) -> Callable[[Path], None]:
@@ -96,14 +99,14 @@ DAMAGE: dict[str, Callable[[Path], None]] = {
 @pytest.mark.parametrize("damage", list(DAMAGE), ids=list(DAMAGE))
 def test_a_damaged_database_file_is_refused_naming_it(root: Path, damage: str) -> None:
     populated(root)
-    close_all()
+    end_process()
     DAMAGE[damage](root / DB)
     assert_refused(root, root / DB)
 
 
 def test_damaged_pages_inside_a_database_give_a_store_error_naming_it(root: Path) -> None:
     populated(root)
-    close_all()
+    end_process()
     connection = sqlite3.connect(root / DB)
     page_size = connection.execute("PRAGMA page_size").fetchone()[0]
     pages = [
@@ -122,12 +125,12 @@ def test_damaged_pages_inside_a_database_give_a_store_error_naming_it(root: Path
     for call in ways.values():
         with pytest.raises(StoreError, match=str(root / DB)):
             call()
-        close_all()
+        end_process()
 
 
 def test_a_database_from_a_newer_version_is_refused_and_left_untouched(root: Path) -> None:
     populated(root)
-    close_all()
+    end_process()
     connection = sqlite3.connect(root / DB)
     connection.execute("UPDATE auki_session_schema_version SET version_num = '9999_future'")
     connection.commit()
@@ -164,7 +167,7 @@ def test_a_journal_directory_blocked_by_a_file_gives_a_store_error(root: Path) -
     shutil.rmtree(root / ".auki_session")
     (root / ".auki_session").mkdir()
     (root / ".auki_session" / "pending").write_text("in the way")
-    close_all()
+    end_process()
     assert len(peer.frames()) == 32
     before = snapshot(root)
     with pytest.raises(StoreError, match=str(root / ".auki_session" / "pending")):
@@ -185,7 +188,7 @@ JOURNALS = {
 @pytest.mark.parametrize("journal", list(JOURNALS), ids=list(JOURNALS))
 def test_a_damaged_journal_does_not_stop_the_store_opening(root: Path, journal: str) -> None:
     peer, _, _, _ = populated(root)
-    close_all()
+    end_process()
     pending = root / ".auki_session" / "pending"
     pending.mkdir(parents=True, exist_ok=True)
     (pending / "1-damaged.json").write_bytes(JOURNALS[journal])
@@ -196,7 +199,7 @@ def test_a_damaged_journal_does_not_stop_the_store_opening(root: Path, journal: 
 def test_a_hostile_journal_never_touches_files_outside_the_root(tmp_path: Path) -> None:
     root = tmp_path / "store"
     peer, _, _, _ = populated(root)
-    close_all()
+    end_process()
     victim = tmp_path / "victim"
     (victim / "inner").mkdir(parents=True)
     (victim / "manifest.json").write_text("keep me")
@@ -234,7 +237,7 @@ def tmpfs(mountpoint: Path, size: str) -> Iterator[Path]:
     try:
         yield mountpoint
     finally:
-        close_all()
+        end_process()
         if subprocess.run(["umount", str(mountpoint)], check=False).returncode != 0:
             subprocess.run(["umount", "-l", str(mountpoint)], check=False)
 
@@ -269,7 +272,7 @@ def test_a_full_disk_gives_a_store_error_naming_the_file_and_loses_nothing(
                 body = {"type": "custom", "kind": "filler", "configuration": {"blob": blob}}
                 acked.append(peer.register_detector(f"filler_{index}", body, ["nothing"]))
         assert acked, "the disk filled up before the first registration"
-        close_all()
+        end_process()
         audit(
             root,
             [
@@ -292,7 +295,7 @@ def test_a_read_only_storage_root_refuses_writes_and_serves_reads(tmp_path: Path
     with tmpfs(tmp_path / "media", "8m") as disk:
         root = disk / "store"
         populated(root)
-        close_all()
+        end_process()
         remounted = subprocess.run(
             ["mount", "-o", "remount,ro", str(disk)], capture_output=True, check=False
         )
@@ -301,5 +304,5 @@ def test_a_read_only_storage_root_refuses_writes_and_serves_reads(tmp_path: Path
         peer = Peer("galbot", "ctrl").with_storage_root(root)
         with pytest.raises(StoreError, match=str(root / DB)):
             peer.register_frame("new", FrameDef.opengl())
-        close_all()
+        end_process()
         assert read_only_count(root) == 34

@@ -1,4 +1,7 @@
-"""Detector entries (SPEC section 3): the detector types and their input and output types."""
+"""Detector entries (SPEC section 3): the detector types and their input and output types.
+
+Entries are built with the pure `detector_entry` (no store) to check the SDK's bytes.
+"""
 
 from __future__ import annotations
 

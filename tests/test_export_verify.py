@@ -12,7 +12,7 @@ import xxhash
 
 from auki_session import FrameDef, Peer, content_hash
 from auki_session._domain.layout import JOURNAL_DIR
-from auki_session._store.store import close_all
+from tests.conftest import end_process
 from tests.test_cli import ApiStore, Run, assert_one_line_error, cli, make_api_store
 
 KINDS = ("frame", "sensor", "detector", "clock")
@@ -111,7 +111,7 @@ def test_export_reproduces_the_rust_sdk_frame_vector(
     root = tmp_path / "vector"
     peer = Peer("test-peer", "app").with_storage_root(root)
     peer.register_frame("K1-AABBCCDDEEFF/base_link", FrameDef.ros_body())
-    close_all()
+    end_process()
     dest = tmp_path / "out"
     assert cli(capsys, "--root", root, "export", dest).code == 0
     path = dest / "registries/frames/test-peer/K1-AABBCCDDEEFF__base_link"

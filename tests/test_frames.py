@@ -1,4 +1,7 @@
-"""Frame definitions: the four presets, custom frames, and the frame entry's exact bytes."""
+"""Frame definitions: the four presets, custom frames, and the frame entry's exact bytes.
+
+Entries are built with the pure `frame_entry` (no store) to check the SDK's bytes.
+"""
 
 from __future__ import annotations
 

@@ -31,8 +31,7 @@ from auki_session import (
     Session,
     TimeTransformLogSpec,
 )
-from auki_session._store.store import close_all
-from tests.conftest import camera_body, snapshot
+from tests.conftest import camera_body, end_process, snapshot
 
 EXAMPLES = settings(
     max_examples=int(os.environ.get("AUKI_HOSTILE_EXAMPLES", 60)),
@@ -157,7 +156,7 @@ def world(tmp_path: Path) -> Iterator[World]:
     yield World(
         tmp_path, root, peer, session, frame, other, camera, detector, session.monotonic_clock
     )
-    close_all()
+    end_process()
 
 
 def outside(world: World) -> list[str]:

@@ -1,4 +1,7 @@
-"""Registry id rules (SPEC section 4): checked in order, first failure wins, exact messages."""
+"""Registry id rules (SPEC section 4): checked in order, first failure wins, exact messages.
+
+The id rules are tested on the pure validators (no store) as the SDK words them.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""Schema management: migrations match the models, old stores upgrade, newer ones are refused."""
+"""Schema management: migrations match the models, old stores upgrade, newer ones are refused.
+
+Migrations are run and compared with the declared tables directly (internals by nature).
+"""
 
 from __future__ import annotations
 
@@ -18,6 +21,7 @@ from auki_session import FrameDef, Peer, SchemaVersionError, StoreError
 from auki_session._store import migrate
 from auki_session._store.engines import for_writing, make_engine
 from auki_session._store.tables import VERSION_TABLE, metadata
+from tests.conftest import end_process
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 REPO = Path(__file__).resolve().parent.parent
@@ -130,9 +134,8 @@ def _file_digest(path: Path) -> str:
 
 def test_a_newer_database_is_refused_and_left_untouched(tmp_path: Path) -> None:
     Peer("p", "a").with_storage_root(tmp_path).register_frame("f", FrameDef.ros_body())
-    from auki_session._store.store import close_all
 
-    close_all()
+    end_process()
     db = tmp_path / "auki_session.db"
     connection = sqlite3.connect(db)
     connection.execute(f"UPDATE {VERSION_TABLE} SET version_num = '0099_future'")

@@ -1,4 +1,7 @@
-"""Pushing robot stores into a fleet database: a set union of content-addressed rows."""
+"""Pushing robot stores into a fleet database: a set union of content-addressed rows.
+
+`push_store` is what `auki-session push` runs; tests call it to read its report directly.
+"""
 
 from __future__ import annotations
 

@@ -1,6 +1,9 @@
 """Readers and writers never wait for each other (WAL): a long read transaction held open as the
 `sqlite3` shell would does not block a writer, and a writer mid-transaction does not block
-readers, who see only what it committed."""
+readers, who see only what it committed.
+
+Lock tests use the store's own engine to see which BEGIN a connection issues.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +18,8 @@ import pytest
 
 from auki_session import FrameDef, Peer
 from auki_session._store.engines import for_writing, make_engine
-from auki_session._store.store import close_all, open_store
+from auki_session._store.store import open_store
+from tests.conftest import end_process
 from tests.workers.audit import audit, read_acks
 from tests.workers.processes import REPO, finish, go, spawn, wait_for_line
 
@@ -95,7 +99,7 @@ def test_a_writer_mid_transaction_does_not_block_readers(root: Path) -> None:
 
 def test_a_read_only_store_sees_commits_made_while_it_is_open(root: Path, tmp_path: Path) -> None:
     Peer("galbot", "setup").with_storage_root(root).register_frame("base", FrameDef.ros_body())
-    close_all()  # the last connection closes: no -wal file is left beside the database
+    end_process()  # the last connection closes: no -wal file is left beside the database
     readonly = open_store(root, readonly=True)
     try:
         with readonly.read() as reader:
@@ -135,7 +139,7 @@ def test_a_write_connection_back_in_the_pool_begins_reads_without_the_write_lock
     root: Path,
 ) -> None:
     Peer("galbot", "app").with_storage_root(root).register_frame("base", FrameDef.ros_body())
-    close_all()
+    end_process()
     engine = make_engine(root / "auki_session.db")
     other = raw_reader(root)
     writing = for_writing(engine.connect())

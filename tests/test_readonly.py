@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -21,8 +23,9 @@ import pytest
 from auki_session import FrameDef, Peer
 from auki_session._domain.layout import JOURNAL_DIR
 from auki_session._store.reader import Reader
-from auki_session._store.store import close_all, read_snapshot
+from auki_session._store.store import read_snapshot
 from auki_session.errors import StoreError
+from tests.conftest import end_process
 from tests.test_cli import ApiStore, cli, make_api_store
 
 DB = "auki_session.db"
@@ -187,7 +190,7 @@ def test_a_reader_sees_commits_of_a_writer_that_is_still_open(
     Peer("galbot", "galbot-ctrl").with_storage_root(live).register_frame("later", FrameDef.opengl())
     value = cli(capsys, "--root", live, "--json", "entries").json()
     assert [entry["id"] for entry in value] == ["base_link", "late", "later"]
-    close_all()
+    end_process()
 
 
 # --- a real read-only mount ---------------------------------------------------------------------
@@ -263,3 +266,120 @@ def test_a_wal_without_its_shm_on_a_read_only_mount_is_refused_not_ignored(
     stderr = done.stderr.decode()
     assert stderr.startswith("auki-session: error: ") and stderr.count("\n") == 1
     assert "write-ahead log" in stderr
+
+
+# --- the Python API, read-only ------------------------------------------------------------------
+
+API_READ = """
+import json, sys
+from auki_session import FrameDef, Peer, StoreError
+peer = Peer("galbot", "galbot-ctrl").with_storage_root(sys.argv[1], read_only=True)
+session = peer.open_session(sys.argv[2])
+out = {
+    "entries": [[e.kind, e.id, e.hash] for e in peer.entries()],
+    "history": [e.hash for e in peer.history("sensor", "head/left_rgb")],
+    "sessions": [s.session_id for s in peer.sessions()],
+    "clocks": [c.id for c in session.clocks()],
+    "logs": [[log.resource_id, log.manifest_json] for log in session.logs()],
+}
+try:
+    peer.register_frame("never", FrameDef.ros_body())
+except StoreError as error:
+    out["refused"] = str(error)
+print(json.dumps(out))
+"""
+
+
+def api_read(root: Path, session_id: str, run: Callable[[list[str]], bytes]) -> dict[str, object]:
+    value: dict[str, object] = json.loads(
+        run([sys.executable, "-c", API_READ, str(root), session_id])
+    )
+    return value
+
+
+def expected_api_read(api: ApiStore) -> dict[str, object]:
+    def run(argv: list[str]) -> bytes:
+        return subprocess.run(argv, capture_output=True, check=True, env=_env()).stdout
+
+    return api_read(api.root, api.session_id, run)
+
+
+def _env() -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent)}
+
+
+def test_the_python_api_reads_a_read_only_mount(copied: ApiStore, tmp_path: Path) -> None:
+    if not _can_mount_read_only(tmp_path):
+        pytest.skip("no unprivileged user namespaces here to make a read-only mount")
+    expected = expected_api_read(copied)
+    before = state(copied.root)
+    root = copied.root
+
+    def on_mount(argv: list[str]) -> bytes:
+        quoted = " ".join(shlex.quote(arg) for arg in argv)
+        script = (
+            f"mount --bind {root} {root} && mount -o remount,bind,ro {root} && "
+            f"! touch {root}/probe 2>/dev/null && exec {quoted}"
+        )
+        done = subprocess.run(
+            ["unshare", "-rm", "sh", "-c", script],
+            capture_output=True,
+            env=_env(),
+            timeout=120,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    found = api_read(root, copied.session_id, on_mount)
+    assert "read-only" in str(found.pop("refused"))
+    assert found == {key: value for key, value in expected.items() if key != "refused"}
+    assert state(root) == before
+
+
+def test_the_python_api_reads_a_read_only_copy_as_an_unprivileged_user(copied: ApiStore) -> None:
+    """Root ignores permission bits, so the reader runs as `nobody` on a `chmod -R a-w` copy."""
+    if shutil.which("setpriv") is None or os.geteuid() != 0:
+        pytest.skip("needs root and setpriv to run a reader as an unprivileged user")
+    expected = expected_api_read(copied)
+    top = Path(tempfile.mkdtemp(prefix="auki-ro-"))  # /tmp itself: nobody can reach it
+    try:
+        top.chmod(0o755)
+        root = top / "store"
+        shutil.copytree(copied.root, root)
+        subprocess.run(["chmod", "-R", "a-w", str(root)], check=True)
+        before = state(root)
+
+        def as_nobody(argv: list[str]) -> bytes:
+            done = subprocess.run(
+                ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *argv],
+                capture_output=True,
+                env=_env(),
+                cwd=top,
+                timeout=120,
+                check=False,
+            )
+            assert done.returncode == 0, done.stderr
+            return done.stdout
+
+        as_nobody(["sh", "-c", f"! touch {root}/probe 2>/dev/null"])
+        found = api_read(root, copied.session_id, as_nobody)
+        assert "read-only" in str(found.pop("refused"))
+        assert found == {key: value for key, value in expected.items() if key != "refused"}
+        assert state(root) == before
+        # Without read_only, SQLite opens the file read-only by itself: reads work, and a
+        # registration is refused with a StoreError naming the database.
+        writable = (
+            "import sys\nfrom auki_session import FrameDef, Peer, StoreError\n"
+            "peer = Peer('galbot', 'x').with_storage_root(sys.argv[1])\n"
+            "print(len(peer.frames()))\n"
+            "try:\n    peer.register_frame('never', FrameDef.ros_body())\n"
+            "except StoreError as error:\n    print('refused:', error)\n"
+        )
+        out = as_nobody([sys.executable, "-c", writable, str(root)]).decode().splitlines()
+        assert out[0] == str(sum(1 for entry in expected["entries"] if entry[0] == "frame"))
+        assert out[1].startswith(f"refused: {root / DB}: ") and "readonly" in out[1], out
+        assert state(root) == before
+    finally:
+        subprocess.run(["chmod", "-R", "u+w", str(top)], check=False)
+        shutil.rmtree(top, ignore_errors=True)

@@ -1,4 +1,7 @@
-"""RegistryRef and LogRef value objects, and duck-typed parsing of reference arguments."""
+"""RegistryRef and LogRef value objects, and duck-typed parsing of reference arguments.
+
+Ref arguments are parsed by the pure `as_registry_ref`/`as_log_ref`, tested without a store.
+"""
 
 from __future__ import annotations
 

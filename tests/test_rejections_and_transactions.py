@@ -23,8 +23,7 @@ from auki_session import (
     StoreError,
     UnresolvedRefError,
 )
-from auki_session._store.store import close_all
-from tests.conftest import camera_body, register_camera, snapshot
+from tests.conftest import camera_body, end_process, register_camera, snapshot
 
 SECOND = 1_000_000_000
 GHOST = {"peer_id": "galbot", "id": "ghost", "hash": "0" * 32}
@@ -236,10 +235,10 @@ def test_a_transaction_committing_across_close_teaches_nothing_to_the_reopened_s
     thread = threading.Thread(target=register)
     thread.start()
     assert found.wait(10)
-    close_all()
+    end_process()
     closed.set()
     thread.join(10)
-    close_all()
+    end_process()
     shutil.rmtree(root)
     with pytest.raises(UnresolvedRefError, match="does not match any registered frame"):
         peer.register_sensor("cam2", camera_body(frame))

@@ -1,4 +1,7 @@
-"""Sensor entries (SPEC section 3): the camera vector, the Rust SDK's rules, every sensor kind."""
+"""Sensor entries (SPEC section 3): the camera vector, the Rust SDK's rules, every sensor kind.
+
+Entries are built with the pure `sensor_entry` (no store) to check the SDK's bytes.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""Head specs, the four log specs, and what registering a log means (SPEC sections 2 and 5)."""
+"""Head specs, the four log specs, and what registering a log means (SPEC sections 2 and 5).
+
+`plan_log` (pure: resource id, manifest bytes, refs) is tested without a store.
+"""
 
 from __future__ import annotations
 

@@ -8,6 +8,14 @@ from typing import Any
 from ..errors import InvalidEntryError
 from .refs import as_registry_ref
 
+__all__ = [
+    "I64_MAX",
+    "U32_MAX",
+    "BodyReader",
+    "check_int",
+    "describe",
+]
+
 U32_MAX = 2**32 - 1
 I64_MAX = 2**63 - 1
 

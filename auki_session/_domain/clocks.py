@@ -6,6 +6,15 @@ from typing import Any
 
 from .bodies import BodyReader
 
+__all__ = [
+    "CLOCK_SCOPES",
+    "CLOCK_TYPES",
+    "MONOTONIC_BODY",
+    "UTC_BODY",
+    "auto_clock_ids",
+    "parse_clock_body",
+]
+
 CLOCK_TYPES = ("monotonic_clock", "utc_clock")
 CLOCK_SCOPES = ("device-local", "domain-local", "global")
 MONOTONIC_BODY: dict[str, Any] = {

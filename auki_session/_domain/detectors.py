@@ -8,6 +8,10 @@ from ..errors import CanonicalJsonError, InvalidEntryError
 from .bodies import BodyReader, describe
 from .canonical import canonical_json
 
+__all__ = [
+    "parse_detector_body",
+]
+
 _TYPE_FIELDS: dict[str, tuple[str, ...]] = {
     "aruco": ("dictionary",),
     "qr": (),

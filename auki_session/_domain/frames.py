@@ -8,6 +8,13 @@ from typing import Any
 from ..errors import InvalidEntryError
 from .bodies import describe
 
+__all__ = [
+    "DIRECTIONS",
+    "HANDEDNESS",
+    "UNITS",
+    "FrameDef",
+]
+
 HANDEDNESS = ("right", "left")
 DIRECTIONS = ("forward", "backward", "up", "down", "left", "right")
 UNITS = ("meters", "millimeters", "centimeters")

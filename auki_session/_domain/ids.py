@@ -4,6 +4,13 @@ from __future__ import annotations
 
 from ..errors import ArgumentTypeError, InvalidIdError
 
+__all__ = [
+    "rust_char_debug",
+    "rust_str_debug",
+    "validate_id",
+    "validate_peer_id",
+]
+
 # Unicode White_Space, as Rust's char::is_whitespace sees it (U+001C..U+001F are not in it).
 _WHITESPACE = frozenset(
     "\t\n\x0b\x0c\r \x85\xa0\u1680"

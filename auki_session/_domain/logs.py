@@ -14,7 +14,6 @@ from .refs import LogRef, RegistryRef
 from .specs import DetectionLogSpec, HeadSpec, PoseLogSpec, SensorLogSpec, TimeTransformLogSpec
 
 __all__ = [
-    "LOG_KINDS",
     "DetectionLogHandle",
     "LogHandle",
     "LogInfo",
@@ -29,7 +28,6 @@ __all__ = [
 ]
 
 LogKind = Literal["sensor", "pose", "time_transform", "detection"]
-LOG_KINDS: tuple[LogKind, ...] = ("sensor", "pose", "time_transform", "detection")
 LogSpec = SensorLogSpec | PoseLogSpec | TimeTransformLogSpec | DetectionLogSpec
 
 

@@ -8,6 +8,13 @@ from dataclasses import dataclass
 from ..errors import InvalidRefError
 from .ids import rust_str_debug
 
+__all__ = [
+    "LogRef",
+    "RegistryRef",
+    "as_log_ref",
+    "as_registry_ref",
+]
+
 
 def _require_str(owner: str, field: str, value: object) -> None:
     if not isinstance(value, str):

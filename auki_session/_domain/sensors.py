@@ -9,6 +9,12 @@ from typing import Any
 from ..errors import InvalidEntryError
 from .bodies import BodyReader, describe
 
+__all__ = [
+    "POINT_FIELD_DATATYPES",
+    "SENSOR_KINDS",
+    "parse_sensor_body",
+]
+
 POINT_FIELD_DATATYPES = (
     "int8",
     "uint8",

@@ -18,6 +18,18 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
+__all__ = [
+    "VERSION_TABLE",
+    "clocks",
+    "entries",
+    "heads",
+    "log_refs",
+    "logs",
+    "metadata",
+    "peers",
+    "sessions",
+]
+
 VERSION_TABLE = "auki_session_schema_version"
 
 metadata = MetaData(
