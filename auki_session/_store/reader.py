@@ -118,9 +118,8 @@ class Reader:
     def clocks(self, session_id: str | None = None) -> list[Entry]:
         """The current version of each session clock (of one session), in the order
         registered."""
-        if session_id is None:
-            return [_entry(row) for row in self.run.all(sql.CLOCKS[False])]
-        return [_entry(row) for row in self.run.all(sql.CLOCKS[True], (session_id,))]
+        names, values = _filters(session_id=session_id)
+        return [_entry(row) for row in self.run.all(sql.clock_list(*names), values)]
 
     def entry(self, entry_hash: str) -> Entry | None:
         """The version with this hash, if stored."""

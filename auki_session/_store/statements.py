@@ -35,7 +35,6 @@ from sqlalchemy.sql.elements import (
 from .tables import clocks, entries, heads, log_refs, logs, peers, sessions
 
 __all__ = [
-    "CLOCKS",
     "CURRENT",
     "CURRENT_HASHES",
     "ENTRY",
@@ -64,6 +63,7 @@ __all__ = [
     "UPSERT_CLOCK",
     "UPSERT_HEAD",
     "Statement",
+    "clock_list",
     "current_entries",
     "history",
     "insert_for",
@@ -237,59 +237,52 @@ CURRENT_HASHES = Statement(
 )
 
 
-@functools.cache
-def current_entries(*filters: str) -> Statement:
-    """The current version of each frame, sensor and detector id, by peer, kind and id;
-    `filters` names the columns bound (`peer_id`, `kind`)."""
-    return Statement(
-        f"current_entries{filters}",
-        filters,
-        lambda _: (
-            select(*ENTRY_COLUMNS)
-            .join(heads, heads.c.hash == entries.c.hash)
-            .where(*_equal(heads, filters))
-            .order_by(heads.c.peer_id, heads.c.kind, heads.c.entry_id)
-        ),
-    )
+_Variants = Callable[..., "Statement"]
 
 
-@functools.cache
-def history(*filters: str) -> Statement:
-    """Every stored version, grouped by peer, kind, session and id, each id's in the order
-    first registered; `filters` names the columns bound (`peer_id`, `kind`, `entry_id`)."""
-    return Statement(
-        f"history{filters}",
-        filters,
-        lambda _: (
-            select(*ENTRY_COLUMNS)
-            .where(*_equal(entries, filters))
-            .order_by(
-                entries.c.peer_id,
-                entries.c.kind,
-                entries.c.session_id,
-                entries.c.entry_id,
-                entries.c.id,
-            )
-        ),
-    )
+def _filtered(name: str, table: Table, query: Callable[[], Select[Any]]) -> _Variants:
+    """A query declared once, with optional equality filters on `table`'s columns: calling the
+    result with the names of the columns to bind gives that variant's Statement (kept)."""
+
+    @functools.cache
+    def variant(*filters: str) -> Statement:
+        return Statement(
+            f"{name}{filters}", filters, lambda _: query().where(*_equal(table, filters))
+        )
+
+    return variant
 
 
-@functools.cache
-def _clocks(*filters: str) -> Statement:
-    return Statement(
-        f"clocks{filters}",
-        filters,
-        lambda _: (
-            select(*ENTRY_COLUMNS)
-            .join(clocks, clocks.c.hash == entries.c.hash)
-            .where(*_equal(clocks, filters))
-            .order_by(clocks.c.session_id, entries.c.id)
-        ),
-    )
-
-
-CLOCKS = {False: _clocks(), True: _clocks("session_id")}
-"""The current version of each session clock: of every session (False), or of one (True)."""
+current_entries = _filtered(
+    "current_entries",
+    heads,
+    lambda: (
+        select(*ENTRY_COLUMNS)
+        .join(heads, heads.c.hash == entries.c.hash)
+        .order_by(heads.c.peer_id, heads.c.kind, heads.c.entry_id)
+    ),
+)
+"""The current version of each frame, sensor and detector id, by peer, kind and id (filters:
+`peer_id`, `kind`)."""
+history = _filtered(
+    "history",
+    entries,
+    lambda: select(*ENTRY_COLUMNS).order_by(
+        entries.c.peer_id, entries.c.kind, entries.c.session_id, entries.c.entry_id, entries.c.id
+    ),
+)
+"""Every stored version, grouped by peer, kind, session and id, each id's in the order first
+registered (filters: `peer_id`, `kind`, `entry_id`)."""
+clock_list = _filtered(
+    "clocks",
+    clocks,
+    lambda: (
+        select(*ENTRY_COLUMNS)
+        .join(clocks, clocks.c.hash == entries.c.hash)
+        .order_by(clocks.c.session_id, entries.c.id)
+    ),
+)
+"""The current version of each session clock, in the order registered (filter: `session_id`)."""
 
 # --- reading sessions and logs ----------------------------------------------------------------
 
@@ -299,71 +292,43 @@ _SESSION_COLUMNS = (
     sessions.c.app_id,
     sessions.c.started_at,
 )
-
-
-@functools.cache
-def session_list(*filters: str) -> Statement:
-    """Sessions, oldest first (ULIDs sort by time); `filters` names the columns bound."""
-    return Statement(
-        f"sessions{filters}",
-        filters,
-        lambda _: (
-            select(*_SESSION_COLUMNS)
-            .where(*_equal(sessions, filters))
-            .order_by(sessions.c.session_id)
-        ),
-    )
-
-
-SESSION = session_list("session_id")
-
-
-@functools.cache
-def session_summaries(*filters: str) -> Statement:
-    """Sessions with how many clocks and logs each holds; `filters` as `session_list`'s."""
-    return Statement(
-        f"session_summaries{filters}",
-        filters,
-        lambda _: (
-            select(
-                *_SESSION_COLUMNS,
-                select(func.count())
-                .where(clocks.c.session_id == sessions.c.session_id)
-                .scalar_subquery(),
-                select(func.count())
-                .where(logs.c.session_id == sessions.c.session_id)
-                .scalar_subquery(),
-            )
-            .where(*_equal(sessions, filters))
-            .order_by(sessions.c.session_id)
-        ),
-    )
-
-
-_LOG_COLUMNS = (
-    logs.c.session_id,
-    sessions.c.peer_id,
-    logs.c.resource_id,
-    logs.c.kind,
-    logs.c.manifest_json,
-    logs.c.head_json,
-    logs.c.registered_at,
+session_list = _filtered(
+    "sessions",
+    sessions,
+    lambda: select(*_SESSION_COLUMNS).order_by(sessions.c.session_id),
 )
+"""Sessions, oldest first (ULIDs sort by time) (filters: `peer_id`, `session_id`)."""
+SESSION = session_list("session_id")
+session_summaries = _filtered(
+    "session_summaries",
+    sessions,
+    lambda: select(
+        *_SESSION_COLUMNS,
+        select(func.count()).where(clocks.c.session_id == sessions.c.session_id).scalar_subquery(),
+        select(func.count()).where(logs.c.session_id == sessions.c.session_id).scalar_subquery(),
+    ).order_by(sessions.c.session_id),
+)
+"""Sessions with how many clocks and logs each holds (filters as `session_list`'s)."""
 
 
 def _logs() -> Select[Any]:
     return (
-        select(*_LOG_COLUMNS)
+        select(
+            logs.c.session_id,
+            sessions.c.peer_id,
+            logs.c.resource_id,
+            logs.c.kind,
+            logs.c.manifest_json,
+            logs.c.head_json,
+            logs.c.registered_at,
+        )
         .join(sessions, sessions.c.session_id == logs.c.session_id)
         .order_by(logs.c.id)
     )
 
 
-@functools.cache
-def log_list(*filters: str) -> Statement:
-    """Logs in the order registered; `filters` names the logs columns bound (`session_id`)."""
-    return Statement(f"logs{filters}", filters, lambda _: _logs().where(*_equal(logs, filters)))
-
+log_list = _filtered("logs", logs, _logs)
+"""Logs in the order registered, with their session's peer (filter: `session_id`)."""
 
 LOG_EXISTS = Statement(
     "log_exists",
