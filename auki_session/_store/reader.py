@@ -23,7 +23,23 @@ from . import migrate
 from . import statements as sql
 from .runner import Runner
 
-__all__ = ["KindCount", "PeerSummary", "Reader", "SessionSummary", "StoreCounts"]
+__all__ = ["KindCount", "Location", "PeerSummary", "Reader", "SessionSummary", "StoreCounts"]
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    """Where a store is: its root, its SQLite file, how messages name its database, and the
+    server database's URL (None for the root's SQLite file). Made once per open store."""
+
+    root: Path
+    root_text: str
+    where: str
+    url: str | None
+
+    @property
+    def path(self) -> Path:
+        """The root's SQLite file."""
+        return self.root / DB_FILENAME
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,24 +97,37 @@ def _filters(**values: object) -> tuple[tuple[str, ...], tuple[object, ...]]:
 
 
 class Reader:
-    """The read queries, on one connection, of the store at `root` (described as `where`;
-    `url` is the server database's, or None for the root's SQLite file)."""
+    """The read queries, on one connection, of the store at `location`."""
+
+    __slots__ = ("_root", "connection", "location", "run")
 
     def __init__(
-        self,
-        root: Path,
-        where: str,
-        url: str | None,
-        connection: Connection,
-        run: Runner | None = None,
+        self, location: Location, connection: Connection, run: Runner | None = None
     ) -> None:
-        self.root = root
-        self.path = root / DB_FILENAME
-        self.where = where
-        self.url = url
+        self.location = location
         self.connection = connection
         self.run = run or Runner(connection)
-        self._root = str(root)
+        self._root = location.root_text
+
+    @property
+    def root(self) -> Path:
+        """The storage root."""
+        return self.location.root
+
+    @property
+    def path(self) -> Path:
+        """The root's SQLite file."""
+        return self.location.path
+
+    @property
+    def where(self) -> str:
+        """The database, as messages name it."""
+        return self.location.where
+
+    @property
+    def url(self) -> str | None:
+        """The server database's URL, or None for the root's SQLite file."""
+        return self.location.url
 
     # --- entries ------------------------------------------------------------------------------
 

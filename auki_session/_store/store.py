@@ -24,7 +24,7 @@ from ..errors import StoreError
 from . import migrate
 from .engines import describe_url, for_writing, make_engine, make_server_engine
 from .journal import pending_journals, recover
-from .reader import Reader
+from .reader import Location, Reader
 from .transaction import Learnt
 
 if TYPE_CHECKING:
@@ -49,10 +49,10 @@ class Store:
     transaction each thread has open on it. Made by `open_store`."""
 
     def __init__(self, root: Path, engine: Engine, *, url: str | None, readonly: bool) -> None:
+        self.location = _location(root, url)
         self.root = root
-        self.path = root / DB_FILENAME
         self.url = url
-        self.where = str(self.path) if url is None else describe_url(url)
+        self.where = self.location.where
         self.readonly = readonly
         self.engine = engine
         self.learnt = Learnt()
@@ -112,13 +112,13 @@ class Store:
         transaction: Transaction | None = getattr(self.local, "transaction", None)
         if transaction is not None and transaction.admits(peer):
             transaction.flush()
-            yield Reader(self.root, self.where, self.url, transaction.connection, transaction.run)
+            yield Reader(self.location, transaction.connection, transaction.run)
             return
         if self.closed:
             raise StoreError(f"{self.where}: the store was closed")
         try:
             with self.engine.connect() as connection, connection.begin():
-                yield Reader(self.root, self.where, self.url, connection)
+                yield Reader(self.location, connection)
         except DBAPIError as error:
             raise self.error("cannot read", error) from error
 
@@ -129,12 +129,12 @@ class Store:
         transaction: Transaction | None = getattr(self.local, "transaction", None)
         if transaction is not None and transaction.admits(peer):
             transaction.flush()
-            yield Reader(self.root, self.where, self.url, transaction.connection, transaction.run)
+            yield Reader(self.location, transaction.connection, transaction.run)
             return
         engine, connection = self.connect(writing=False)
         try:
             try:
-                reader = Reader(self.root, self.where, self.url, connection)
+                reader = Reader(self.location, connection)
                 yield reader
                 reader.run.close()
                 if connection.in_transaction():
@@ -181,7 +181,7 @@ def open_store(
     our schema, or with a newer one, is refused. With `snapshot` (one read of an idle SQLite
     file, see `read_snapshot`), SQLite's immutable mode, which leaves no files behind.
     """
-    where = str(root / DB_FILENAME) if url is None else describe_url(url)
+    where = _location(root, url).where
     if url is not None:
         engine = make_server_engine(url)
     elif readonly:
@@ -205,6 +205,11 @@ def open_store(
         engine.dispose()
         raise
     return Store(root, engine, url=url, readonly=readonly)
+
+
+def _location(root: Path, url: str | None) -> Location:
+    where = str(root / DB_FILENAME) if url is None else describe_url(url)
+    return Location(root, str(root), where, url)
 
 
 def _readonly_engine(root: Path, *, snapshot: bool) -> Engine:
@@ -250,7 +255,7 @@ def _recover(root: Path, engine: Engine) -> None:
     if not root.is_dir() or not pending_journals(root):
         return
     with for_writing(engine.connect()) as connection, connection.begin():
-        reader = Reader(root, str(root / DB_FILENAME), None, connection)
+        reader = Reader(_location(root, None), connection)
         for journal in pending_journals(root):
             recover(root, journal, reader.has_log)
 
