@@ -290,7 +290,7 @@ def test_verify_warns_about_an_unfinished_transaction_journal(
     journal.write_text("[]")
     human, value = verify(capsys, api.root)
     assert human.code == 0
-    assert human.out.startswith("warning: 1 unfinished transaction journal")
+    assert human.out.startswith("warning: 1 transaction journal(s)")
     assert value["ok"] is True and len(value["warnings"]) == 1  # type: ignore[arg-type]
     assert journal.exists()
 

@@ -16,6 +16,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from .._store.verify import scan_disk
 from ..errors import AukiSessionError
 from . import commands
 from .commands import EXIT_ERROR, PROG, Result
@@ -46,8 +47,8 @@ def _run(args: argparse.Namespace) -> Result:
     if command == "peers":
         return commands.read(root, url, commands.peers)
     if command == "verify":
-        check_files = url is None or args.root is not None
-        return commands.read(root, url, lambda reader: commands.verify(reader, check_files))
+        disk = scan_disk(root) if url is None or args.root is not None else None
+        return commands.read(root, url, lambda reader: commands.verify(reader, disk))
     if command == "entries":
         return commands.read(
             root, url, lambda r: commands.entries(r, args.peer, args.kind, args.session)

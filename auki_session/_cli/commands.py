@@ -17,7 +17,7 @@ from .._store import migrate
 from .._store.export import export as export_store
 from .._store.reader import Reader
 from .._store.store import open_store, read_snapshot
-from .._store.verify import Problem, VerifyReport
+from .._store.verify import DiskScan, Problem, VerifyReport
 from .._store.verify import verify as verify_store
 from ..errors import NotFoundError, StoreError
 from . import render
@@ -306,10 +306,12 @@ def session(reader: Reader, session_id: str) -> tuple[Result, list[str]]:
     return Result(value, [*header, "", *body]), body
 
 
-def verify(reader: Reader, check_files: bool) -> Result:
-    """Recompute every hash, check manifests on disk, run SQLite's checks."""
+def verify(reader: Reader, disk: DiskScan | None) -> Result:
+    """Recompute every hash, check manifests on disk (as `disk` found them just before the
+    database was read), run SQLite's checks."""
+    check_files = disk is not None
     try:
-        report = verify_store(reader, check_files=check_files)
+        report = verify_store(reader, disk)
     except DBAPIError as error:
         problem = Problem("integrity", str(reader.path), f"cannot be read: {error.orig}")
         report = VerifyReport(0, 0, (problem,), ())

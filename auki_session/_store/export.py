@@ -3,13 +3,14 @@ manifests), byte-identical to what the Rust SDK writes."""
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 from .._domain.hashing import content_hash
 from .._domain.layout import manifest_path, registry_file
 from ..errors import StoreError
-from .journal import atomic_write
+from .files import Directory, make_root
 from .reader import Reader
 
 __all__ = ["ExportReport", "export", "export_plan"]
@@ -70,8 +71,13 @@ def export(reader: Reader, dest: Path) -> ExportReport:
         raise FileExistsError(
             f"{conflicts[0]}{more}: already exists with other content; refusing to overwrite"
         )
-    for target, data in pending:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write(target, data, durable=False)
+    make_root(dest)
+    with Directory.open(dest) as top:
+        for target, data in pending:
+            relative = target.relative_to(dest)
+            with top.walk(relative.parts[:-1], create=True) as directory:
+                temporary = f".{relative.name}.{uuid.uuid4().hex}.tmp"
+                directory.write_new(temporary, data)
+                directory.replace(temporary, relative.name)
     total = len(files) + len(manifests)
     return ExportReport(str(dest), len(files), len(manifests), len(pending), total - len(pending))

@@ -1,206 +1,342 @@
-"""The journal of a transaction's files: manifests written atomically that roll back with the
-database.
+"""The journal of a transaction's files: manifests that roll back with the database.
 
-Every manifest written inside a transaction is first named in a journal file under
-`<root>/.auki_session/pending/`. The journal is removed once the transaction has committed or
-its files have been undone, so after a crash the next writer can tell (by asking the database)
-which manifests belong to committed logs and which must be removed.
+Before a transaction writes a log's manifest it appends a record of it (session, peer, resource
+id, the temporary file's name) to its journal, `<root>/.auki_session/pending/<pid>-<id>.json`,
+one JSON line per log, fsynced. The journal is removed once the transaction has committed (and
+the commit is durable) or its files have been undone (and the removals are durable). The writer
+holds an exclusive lock (flock) on its journal for the journal's whole life, and a journal
+becomes visible under its name only once locked; so whoever finds a journal it can lock knows
+its writer is gone, whatever the database (SQLite or a server), and replays it: a manifest
+whose log never committed is removed, a committed one kept.
+
+Every path is derived from the record's ids by the store's layout and opened without following
+links (see `files.py`): a damaged or forged journal cannot make recovery touch anything but
+manifests and temporary files inside log directories of its own root.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
+import re
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
-from .._domain.layout import JOURNAL_DIR, MANIFEST, log_dir
+from .._domain.layout import JOURNAL_DIR, MANIFEST, check_peer_path, check_resource_path, log_parts
+from ..errors import InvalidIdError, StoreError
+from .files import Directory, make_root
 
-__all__ = ["Journal", "atomic_write", "pending_journals", "recover"]
+__all__ = ["Journal", "pending_logs", "recover"]
 
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+_TEMP = re.compile(r"\.manifest\.[0-9a-f]{32}\.tmp")
+_BEING_MADE = ".new"
+"""Suffix of a journal between its creation and its lock (invisible to recovery)."""
 
 
-def atomic_write(path: Path, data: bytes, *, durable: bool) -> None:
-    """Write `data` to `path` so that readers see the old file or the new one, never a part."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex}.tmp")
-    try:
-        with open(tmp, "wb") as handle:
-            handle.write(data)
-            if durable:
-                handle.flush()
-                os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-        raise
-    if durable:
-        _fsync_dir(path.parent)
+@dataclass(frozen=True, slots=True)
+class _Record:
+    """One manifest a transaction writes: where, and the temporary file it writes first."""
 
-
-@dataclass(slots=True)
-class _Written:
     session_id: str
+    peer_id: str
     resource_id: str
-    manifest: Path
-    created_dirs: list[Path]
+    temp: str
+
+    @property
+    def parts(self) -> tuple[str, ...]:
+        return log_parts(self.session_id, self.peer_id, self.resource_id)
 
 
-@dataclass(slots=True)
 class Journal:
     """The manifests one transaction wrote, so they can be undone if it rolls back."""
 
-    root: Path
-    durable: bool
-    written: list[_Written] = field(default_factory=list)
-    journal: Path | None = None
-    journal_dirs: list[Path] = field(default_factory=list)
+    __slots__ = ("_fd", "_made", "_name", "records", "root")
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.records: list[_Record] = []
+        self._fd = -1
+        self._name = ""
+        self._made = len(JOURNAL_DIR.parts)
+        """The journal directories from this index on were made by this transaction (a
+        rollback removes them)."""
 
     def write_manifest(self, session_id: str, peer_id: str, resource_id: str, data: bytes) -> Path:
-        """Create the log directory and write its manifest.json atomically; returns the dir."""
-        directory = log_dir(self.root, session_id, peer_id, resource_id)
-        missing = [p for p in (directory, *directory.parents) if not p.exists()]
-        missing = [p for p in missing if self.root in p.parents]
-        record = _Written(session_id, resource_id, directory / MANIFEST, missing[::-1])
-        self.written.append(record)
-        self._write_journal()
-        for path in record.created_dirs:
-            path.mkdir(exist_ok=True)
-        atomic_write(record.manifest, data, durable=self.durable)
-        return directory
+        """Record, then create the log directory and write its manifest.json atomically and
+        durably; returns the directory. A manifest already there belongs to another log whose
+        directory this one's would share (names equal but for case, or a Rust SDK process's):
+        refused."""
+        record = _Record(session_id, peer_id, resource_id, f".manifest.{uuid.uuid4().hex}.tmp")
+        try:
+            self._append(record)
+        except OSError as error:
+            raise _error(
+                error, self.root / JOURNAL_DIR, f"the journal of log {resource_id!r}"
+            ) from error
+        target = self.root.joinpath(*record.parts, MANIFEST)
+        try:
+            with Directory.open(self.root) as root:
+                directory = root.walk(record.parts, create=True)
+            with directory:
+                if directory.kind(MANIFEST) is not None:
+                    raise StoreError(
+                        f"{target}: already exists: log {resource_id!r} would share the "
+                        "directory of another log (ids equal but for letter case or Unicode "
+                        "form collide on some file systems); choose another id"
+                    )
+                directory.write_new(record.temp, data)
+                directory.replace(record.temp, MANIFEST)
+                return directory.path
+        except OSError as error:
+            raise _error(error, target, f"the manifest of log {resource_id!r}") from error
 
     def mark(self) -> int:
         """A point to undo back to (for savepoints)."""
-        return len(self.written)
+        return len(self.records)
 
     def undo(self, mark: int = 0) -> None:
-        """Remove the manifests and directories written since `mark`, newest first."""
-        while len(self.written) > mark:
-            _remove(self.written.pop())
-        if self.written:
-            self._write_journal()
+        """Remove the manifests and directories written since `mark`, newest first, durably.
+        (Their records stay in the journal: replaying them finds nothing left to remove.)"""
+        while len(self.records) > mark:
+            record = self.records[-1]
+            try:
+                _undo(self.root, record)
+            except OSError as error:
+                where = self.root.joinpath(*record.parts, MANIFEST)
+                what = f"the manifest of log {record.resource_id!r}"
+                raise _error(error, where, what, "undo") from error
+            self.records.pop()
 
     def discard(self) -> None:
-        """Undo every manifest, then remove the journal and the journal directories this
-        transaction created. Only while the write lock is held: other writers create their
-        journals there while holding it."""
+        """Undo every manifest, then remove the journal (and its directories, when empty)."""
         self.undo()
-        self.finish()
-        for directory in reversed(self.journal_dirs):
-            with contextlib.suppress(OSError):
-                directory.rmdir()
-        self.journal_dirs.clear()
+        if self._fd >= 0:
+            self.finish()
+            parts = JOURNAL_DIR.parts
+            if self._made < len(parts):
+                with (
+                    contextlib.suppress(OSError),
+                    Directory.open(self.root) as root,
+                    root.walk(parts[: self._made]) as kept,
+                ):
+                    kept.remove_empty_dirs(parts[self._made :])
+
+    def abandon(self) -> None:
+        """Leave the journal for the next open to replay (releasing its lock)."""
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+        self.records.clear()
 
     def finish(self) -> None:
-        """Forget the journal once the transaction's outcome is settled on disk."""
-        if self.journal is not None:
-            with contextlib.suppress(FileNotFoundError):
-                self.journal.unlink()
-            self.journal = None
-        self.written.clear()
+        """Remove the journal (durably) once the transaction's outcome is settled on disk. If
+        that fails, the journal stays (locked until this process ends) for the next open to
+        replay: harmless, as the outcome is settled."""
+        if self._fd >= 0:
+            try:
+                with self._pending(create=False) as pending:
+                    os.unlink(self._name, dir_fd=pending.fd)
+                    pending.sync()
+            except OSError:
+                pass
+            finally:
+                os.close(self._fd)  # releases the lock
+                self._fd = -1
+        self.records.clear()
 
-    def _write_journal(self) -> None:
-        if self.journal is None:
-            directory = self.root / JOURNAL_DIR
-            self.journal_dirs = [d for d in (directory.parent, directory) if not d.exists()]
-            directory.mkdir(parents=True, exist_ok=True)
-            self.journal = directory / f"{os.getpid()}-{uuid.uuid4().hex}.json"
-        records = [
+    def _pending(self, *, create: bool) -> Directory:
+        with Directory.open(self.root) as root:
+            return root.walk(JOURNAL_DIR.parts, create=create)
+
+    def _append(self, record: _Record) -> None:
+        if self._fd < 0:
+            self._create()
+        line = json.dumps(
             {
-                "session_id": w.session_id,
-                "resource_id": w.resource_id,
-                "manifest": str(w.manifest.relative_to(self.root)),
-                "created_dirs": [str(p.relative_to(self.root)) for p in w.created_dirs],
+                "session_id": record.session_id,
+                "peer_id": record.peer_id,
+                "resource_id": record.resource_id,
+                "temp": record.temp,
             }
-            for w in self.written
-        ]
-        atomic_write(self.journal, json.dumps(records).encode(), durable=self.durable)
+        )
+        self.records.append(record)
+        view = memoryview((line + "\n").encode("utf-8", "surrogatepass"))
+        while view:
+            view = view[os.write(self._fd, view) :]
+        os.fsync(self._fd)
+
+    def _create(self) -> None:
+        """Make this transaction's journal: locked before it is visible under its name."""
+        name = f"{os.getpid()}-{uuid.uuid4().hex}"
+        make_root(self.root)  # a server database's store makes its root with its first log
+        parts = JOURNAL_DIR.parts
+        self._made = next(
+            (
+                n
+                for n in range(len(parts))
+                if not os.path.lexists(self.root.joinpath(*parts[: n + 1]))
+            ),
+            len(parts),
+        )
+        flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_APPEND
+        for attempt in range(3):
+            pending = self._pending(create=True)
+            try:
+                fd = os.open(name + _BEING_MADE, flags, 0o644, dir_fd=pending.fd)
+                break
+            except FileNotFoundError:
+                pending.close()  # another transaction's rollback removed the empty directory
+                if attempt == 2:
+                    raise
+        with pending:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                pending.replace(name + _BEING_MADE, name + ".json")
+            except BaseException:
+                os.close(fd)
+                with contextlib.suppress(OSError):
+                    os.unlink(name + _BEING_MADE, dir_fd=pending.fd)
+                raise
+        self._fd, self._name = fd, name + ".json"
 
 
-def _remove(record: _Written) -> None:
-    with contextlib.suppress(FileNotFoundError, NotADirectoryError):
-        record.manifest.unlink()
-    for directory in reversed(record.created_dirs):
-        with contextlib.suppress(FileNotFoundError, OSError):
-            directory.rmdir()
+def _error(error: OSError, where: Path, what: str, doing: str = "write") -> StoreError:
+    """A StoreError naming the file an OSError concerns (a StoreError passes unchanged)."""
+    if isinstance(error, StoreError):
+        return error
+    return StoreError(f"{where}: cannot {doing} {what}: {error.strerror or error}")
 
 
-def pending_journals(root: Path) -> list[Path]:
-    """Journals left by transactions that did not finish, and the temporary files of journal
-    writes they were killed in (cheap when there are none)."""
+def _undo(root: Path, record: _Record) -> None:
+    """Remove what one record's write left (its temporary file, its manifest, then the
+    directories of its path that are left empty), durably, never through a link."""
     try:
-        return sorted(p for p in (root / JOURNAL_DIR).iterdir() if p.suffix in (".json", ".tmp"))
-    except (FileNotFoundError, NotADirectoryError):
-        return []
+        top = Directory.open(root)
+    except OSError:
+        return
+    with top:
+        try:
+            directory = top.walk(record.parts)
+        except OSError:
+            return
+        with directory:
+            removed = directory.remove_file(record.temp)
+            removed = directory.remove_file(MANIFEST) or removed
+            if removed:
+                directory.sync()
+        top.remove_empty_dirs(record.parts)
 
 
-def _inside(root: Path, relative: object) -> Path | None:
-    """`root / relative` when `relative` is a relative path that stays inside the root."""
-    if not isinstance(relative, str) or not relative:
-        return None
-    path = Path(relative)
-    if path.is_absolute() or ".." in path.parts:
-        return None
-    return root / path
-
-
-def _journal_records(root: Path, journal: Path) -> list[_Written] | None:
-    """A journal's records (None when it is gone). A damaged or forged journal's records that
-    do not name a manifest.json inside the root are skipped: recovery never leaves the root."""
+def _parse(line: bytes) -> _Record | None:
+    """A journal line's record, or None for anything a transaction could not have written."""
     try:
-        loaded = json.loads(journal.read_bytes())
-    except FileNotFoundError:
-        return None
+        item = json.loads(line.decode("utf-8", "surrogatepass"))
     except (ValueError, RecursionError):
-        return []
-    records: list[_Written] = []
-    for item in loaded if isinstance(loaded, list) else []:
-        if not isinstance(item, dict):
-            continue
-        session_id, resource_id = item.get("session_id"), item.get("resource_id")
-        manifest = _inside(root, item.get("manifest"))
-        listed = item.get("created_dirs")
-        dirs = [_inside(root, d) for d in listed] if isinstance(listed, list) else [None]
-        created = [d for d in dirs if d is not None]
-        if (
-            isinstance(session_id, str)
-            and isinstance(resource_id, str)
-            and manifest is not None
-            and manifest.name == MANIFEST
-            and len(created) == len(dirs)
-        ):
-            records.append(_Written(session_id, resource_id, manifest, created))
-    return records
+        return None
+    if not isinstance(item, dict):
+        return None
+    values = [item.get(key) for key in ("session_id", "peer_id", "resource_id", "temp")]
+    if not all(type(value) is str for value in values):
+        return None
+    session_id, peer_id, resource_id, temp = (str(value) for value in values)
+    try:
+        check_resource_path(resource_id)
+        check_resource_path(session_id)
+        check_peer_path(peer_id)
+    except InvalidIdError:
+        return None
+    if "/" in session_id or "/" in peer_id or not _TEMP.fullmatch(temp):
+        return None
+    return _Record(session_id, peer_id, resource_id, temp)
 
 
-def recover(root: Path, journal: Path, committed: Callable[[str, str], bool]) -> int:
-    """Undo the manifests of `journal` whose log never committed; returns how many it removed.
+def _records(fd: int) -> Iterator[_Record]:
+    with os.fdopen(os.dup(fd), "rb") as handle:
+        for raw in handle:
+            record = _parse(raw)
+            if record is not None:
+                yield record
 
-    Must run while holding the database's write lock, so no live transaction owns the journal.
-    """
-    records = _journal_records(root, journal)
-    if records is None:
-        return 0
+
+def recover(root: Path, committed: Callable[[str, str], bool]) -> int:
+    """Replay the journals of writers that are gone: remove each manifest whose log never
+    committed (kept when it did) and each interrupted write's temporary file. A journal whose
+    lock is held belongs to a live transaction and is left alone. Returns how many manifests
+    were removed."""
     removed = 0
-    for record in records:
-        # The temporary file of a manifest write the crash interrupted.
-        for stale in record.manifest.parent.glob(f".{record.manifest.name}.*.tmp"):
-            with contextlib.suppress(FileNotFoundError):
-                stale.unlink()
-        if committed(record.session_id, record.resource_id):
-            continue
-        _remove(record)
-        removed += 1
-    with contextlib.suppress(FileNotFoundError):
-        journal.unlink()
+    try:
+        with Directory.open(root) as opened:
+            pending = opened.walk(JOURNAL_DIR.parts)
+    except OSError:
+        return 0
+    with pending:
+        for name in sorted(pending.names()):
+            if not name.endswith((".json", _BEING_MADE)):
+                continue
+            try:
+                fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=pending.fd)
+            except OSError:
+                continue  # gone meanwhile, or a link: never followed
+            try:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    continue  # its writer is alive
+                here = os.stat(name, dir_fd=pending.fd, follow_symlinks=False)
+                if not os.path.samestat(os.fstat(fd), here):
+                    continue  # replaced since opened: look again next time
+                for record in _records(fd):
+                    if committed(record.session_id, record.resource_id):
+                        _remove_temp(root, record)
+                    else:
+                        _undo(root, record)
+                        removed += 1
+                os.unlink(name, dir_fd=pending.fd)
+                pending.sync()
+            except OSError:
+                continue  # left for the next open (the store must open whatever one holds)
+            finally:
+                os.close(fd)
     return removed
+
+
+def _remove_temp(root: Path, record: _Record) -> None:
+    try:
+        with Directory.open(root) as opened:
+            directory = opened.walk(record.parts)
+    except OSError:
+        return
+    with directory:
+        if directory.remove_file(record.temp):
+            directory.sync()
+
+
+def pending_logs(root: Path) -> tuple[int, set[tuple[str, str, str]]]:
+    """How many journals there are now, and (session, peer, resource id) of every log they
+    name: in flight, or left by a writer that is gone and not yet replayed. Reads without
+    locking or changing anything."""
+    journals = 0
+    found: set[tuple[str, str, str]] = set()
+    try:
+        with Directory.open(root) as opened:
+            pending = opened.walk(JOURNAL_DIR.parts)
+    except OSError:
+        return journals, found
+    with pending:
+        for name in pending.names():
+            if not name.endswith(".json"):
+                continue
+            try:
+                fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=pending.fd)
+            except OSError:
+                continue
+            journals += 1
+            try:
+                found.update((r.session_id, r.peer_id, r.resource_id) for r in _records(fd))
+            finally:
+                os.close(fd)
+    return journals, found

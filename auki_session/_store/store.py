@@ -19,11 +19,12 @@ from typing import TYPE_CHECKING, TypeVar
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
-from .._domain.layout import DB_FILENAME
+from .._domain.layout import DB_FILENAME, JOURNAL_DIR
 from ..errors import StoreError
 from . import migrate
 from .engines import describe_url, for_writing, make_engine, make_server_engine
-from .journal import pending_journals, recover
+from .files import Directory, make_root
+from .journal import recover
 from .reader import Location, Reader
 from .transaction import Learnt
 
@@ -188,7 +189,7 @@ def open_store(
         engine = _readonly_engine(root, snapshot=snapshot)
     else:
         try:
-            root.mkdir(parents=True, exist_ok=True)
+            make_root(root)
         except OSError as error:
             raise StoreError(f"{root}: cannot create the storage root: {error}") from error
         engine = make_engine(root / DB_FILENAME)
@@ -197,6 +198,9 @@ def open_store(
             migrate.check_readable(engine, where)
         else:
             migrate.ensure_schema(engine, where)
+            if url is None:
+                with Directory.open(root) as directory:
+                    directory.sync()  # the database file's name is durable in the root
             _recover(root, engine)
     except DBAPIError as error:
         engine.dispose()
@@ -251,13 +255,16 @@ def _readonly_engine(root: Path, *, snapshot: bool) -> Engine:
 
 
 def _recover(root: Path, engine: Engine) -> None:
-    """Undo the manifests of transactions that did not finish (see journal.recover)."""
-    if not root.is_dir() or not pending_journals(root):
+    """Replay the journals of writers that are gone (see journal.recover), holding the write
+    lock of a SQLite store meanwhile (a server database has none; the journals' locks suffice)."""
+    pending = root.joinpath(*JOURNAL_DIR.parts)
+    try:
+        if pending.is_symlink() or not any(os.scandir(pending)):
+            return
+    except OSError:
         return
     with for_writing(engine.connect()) as connection, connection.begin():
-        reader = Reader(_location(root, None), connection)
-        for journal in pending_journals(root):
-            recover(root, journal, reader.has_log)
+        recover(root, Reader(_location(root, None), connection).has_log)
 
 
 def read_snapshot(root: Path, read: Callable[[Reader], _T], *, url: str | None = None) -> _T:

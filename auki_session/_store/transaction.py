@@ -17,12 +17,13 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.exc import DBAPIError
 
 from .._domain.entries import CanonicalEntry, EntryKind
-from .._domain.layout import log_dir
+from .._domain.layout import DB_FILENAME
 from .._domain.logs import LogPlan
 from .._domain.refs import RegistryRef
 from ..errors import DuplicateLogError, StoreError, UnresolvedRefError
 from . import statements as sql
 from .engines import Durability, for_writing
+from .files import sync_file
 from .journal import Journal
 from .runner import Runner
 
@@ -128,7 +129,7 @@ class Transaction:
             if isinstance(error, DBAPIError):
                 raise store.error("cannot write", error) from error
             raise
-        self.journal = Journal(store.root, durable=self.durability == "full")
+        self.journal = Journal(store.root)
         self.run = Runner(connection)
         store.local.transaction = self
         return self
@@ -157,7 +158,11 @@ class Transaction:
                 if error is not None:
                     # Undo the files while the write lock is held: once it is released, the
                     # next writer may be registering the same log in the same directories.
-                    journal.discard()
+                    try:
+                        journal.discard()
+                    except StoreError as failure:
+                        journal.abandon()  # the next open replays it
+                        error = failure
                     self._begun.rollback()
             finally:
                 store.local.transaction = None
@@ -179,6 +184,18 @@ class Transaction:
                 raise store.error("commit failed", failure) from failure
             committed = True
             store.learnt.merge(self.peers_added, self.refs_found)
+            if journal.records and self.durability != "full" and store.url is None:
+                # The manifests are durable, so the rows naming them must be too before the
+                # journal goes: at synchronous=NORMAL the commit is not yet.
+                wal = store.location.path.with_name(DB_FILENAME + "-wal")
+                try:
+                    sync_file(wal)
+                except OSError as failure:
+                    journal.abandon()  # the next open keeps or removes each manifest by its row
+                    raise StoreError(
+                        f"{wal}: committed, but the commit cannot be made durable: "
+                        f"{failure.strerror or failure}"
+                    ) from failure
         finally:
             journal.finish()
             store.release(self.engine, self.connection, writing=True, clean=committed)
@@ -310,15 +327,7 @@ class Transaction:
             self.run.execute(
                 sql.INSERT_LOG_REF, (row[0], use.role, use.ref.peer_id, use.ref.id, use.ref.hash)
             )
-        try:
-            return self.journal.write_manifest(session_id, peer_id, plan.resource_id, plan.manifest)
-        except OSError as error:
-            where = error.filename or log_dir(
-                self.store.root, session_id, peer_id, plan.resource_id
-            )
-            raise StoreError(
-                f"{where}: cannot write the manifest of {owner}: {error.strerror or error}"
-            ) from error
+        return self.journal.write_manifest(session_id, peer_id, plan.resource_id, plan.manifest)
 
     def savepoint(self) -> _Savepoint:
         """A nested block: on an exception, undo its rows and manifests, and re-raise."""
@@ -353,7 +362,11 @@ class _Savepoint:
             transaction._staged = []  # staged since __enter__ flushed: this savepoint's own
             transaction.run.execute(sql.ROLLBACK_TO)
             transaction.run.execute(sql.RELEASE)
-            transaction.journal.undo(self.mark)
+            try:
+                transaction.journal.undo(self.mark)
+            except StoreError as failure:
+                transaction.failed = failure  # its files are not all undone: never commit
+                raise
             transaction.peers_added.clear()  # their rows may have been rolled back
             transaction.refs_found.clear()  # they may have been registered inside the savepoint
             return

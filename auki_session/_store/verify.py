@@ -14,10 +14,10 @@ from .._domain.entries import ID_KEYS, MAX_ENTRY_BYTES, Entry
 from .._domain.hashing import content_hash
 from .._domain.layout import JOURNAL_DIR, MANIFEST
 from .._domain.logs import LogInfo
-from .journal import pending_journals
+from .journal import pending_logs
 from .reader import Reader
 
-__all__ = ["Problem", "VerifyReport", "verify"]
+__all__ = ["DiskScan", "Problem", "VerifyReport", "scan_disk", "verify"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,16 +125,17 @@ def manifest_problems(log: LogInfo) -> list[Problem]:
 
 def manifests_on_disk(root: Path) -> Iterator[tuple[str, str, str, Path]]:
     """Every `<session>/logs/<peer>/<resource...>/manifest.json` under a storage root, as
-    (session_id, peer_id, resource_id, path)."""
+    (session_id, peer_id, resource_id, path); links are not followed."""
     try:
         sessions = sorted(
-            (entry for entry in os.scandir(root) if entry.is_dir()), key=lambda entry: entry.name
+            (entry for entry in os.scandir(root) if entry.is_dir(follow_symlinks=False)),
+            key=lambda entry: entry.name,
         )
     except OSError:
         return
     for session in sessions:
         logs = Path(session.path) / "logs"
-        if session.name.startswith(".") or not logs.is_dir():
+        if session.name.startswith(".") or logs.is_symlink() or not logs.is_dir():
             continue
         for directory, dirnames, filenames in os.walk(logs):
             dirnames.sort()
@@ -144,23 +145,42 @@ def manifests_on_disk(root: Path) -> Iterator[tuple[str, str, str, Path]]:
                 yield session.name, parts[0], "/".join(parts[1:]), path
 
 
-def verify(reader: Reader, *, check_files: bool = True) -> VerifyReport:
+@dataclass(frozen=True, slots=True)
+class DiskScan:
+    """What a storage root's files said before the database was read: the manifests found,
+    then the logs named in transaction journals (in flight, or left for the next open)."""
+
+    manifests: tuple[tuple[str, str, str, Path], ...]
+    journals: int
+    pending: frozenset[tuple[str, str, str]]
+
+
+def scan_disk(root: Path) -> DiskScan:
+    """Walk the log directories, then read the journals. Run it before the database is read:
+    a manifest found here whose log is not in the database was then either in flight (named
+    in a journal read after the walk) or removed since (checked again after the read)."""
+    manifests = tuple(manifests_on_disk(root))
+    journals, pending = pending_logs(root)
+    return DiskScan(manifests, journals, frozenset(pending))
+
+
+def verify(reader: Reader, disk: DiskScan | None) -> VerifyReport:
     """Recompute every hash, check every manifest against the disk, find manifests with no
-    log, and run SQLite's integrity and foreign key checks. Without `check_files` (a fleet
-    database, whose manifests stay on the robots), only the database is checked."""
+    log, and run SQLite's integrity and foreign key checks. Without `disk` (a fleet database,
+    whose manifests stay on the robots), only the database is checked."""
     problems: list[Problem] = []
     count = 0
     for entry in reader.every_entry():
         count += 1
         problems += entry_problems(entry)
     logs = reader.logs()
-    root = reader.root
-    if check_files:
+    if disk is not None:
         for log in logs:
             problems += manifest_problems(log)
         known = {(log.session_id, log.peer_id, log.resource_id) for log in logs}
-        for session_id, peer_id, resource_id, path in manifests_on_disk(root):
-            if (session_id, peer_id, resource_id) not in known:
+        for session_id, peer_id, resource_id, path in disk.manifests:
+            key = (session_id, peer_id, resource_id)
+            if key not in known and key not in disk.pending and path.exists():
                 problems.append(Problem("orphan", str(path), "manifest on disk has no log row"))
     problems += [Problem("head", "current versions", text) for text in reader.misfiled_heads()]
     problems += [
@@ -170,10 +190,11 @@ def verify(reader: Reader, *, check_files: bool = True) -> VerifyReport:
         Problem("foreign_key", "foreign_key_check", text) for text in reader.foreign_key_problems()
     ]
     warnings = []
-    journals = pending_journals(root) if check_files else []
-    if journals:
+    if disk is not None and disk.journals:
         warnings.append(
-            f"{len(journals)} unfinished transaction journal(s) in {root / JOURNAL_DIR}: a writer "
-            "stopped mid-transaction; the next writer to open the store removes its manifests"
+            f"{disk.journals} transaction journal(s) in {reader.root / JOURNAL_DIR}, naming "
+            f"{len(disk.pending)} log(s): a transaction in progress, or one a writer did not "
+            "finish (the next writer to open the store replays it; their manifests are not "
+            "counted as orphans)"
         )
     return VerifyReport(count, len(logs), tuple(problems), tuple(warnings))

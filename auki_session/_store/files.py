@@ -1,0 +1,204 @@
+"""Files under a storage root, written so that neither a power cut nor a planted link betrays them.
+
+Below the root, every path is opened one name at a time relative to its parent directory's
+descriptor, with O_NOFOLLOW: nothing is written or removed through a symbolic link, and no race
+can swap a directory for a link between a check and a use. Every new file and directory is made
+durable in its parent (the parent is fsynced) before anything depends on it, and every removal
+is made durable before the record of it is dropped: on SD cards and ext4 without a journal,
+metadata is not ordered for us.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import stat
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from types import TracebackType
+
+from ..errors import StoreError
+
+__all__ = ["Directory", "make_root", "sync_file"]
+
+_DIRECTORY = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+_NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+class Directory:
+    """An open directory (a descriptor), and its path for messages. A context manager."""
+
+    __slots__ = ("fd", "path")
+
+    def __init__(self, fd: int, path: Path) -> None:
+        self.fd = fd
+        self.path = path
+
+    @classmethod
+    def open(cls, path: Path) -> Directory:
+        """Open `path` itself (a storage root may be reached through links of its owner's)."""
+        return cls(os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC), path)
+
+    def __enter__(self) -> Directory:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the descriptor (once)."""
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+    def sync(self) -> None:
+        """Make the names this directory holds durable."""
+        os.fsync(self.fd)
+
+    def child(self, name: str, *, create: bool = False) -> Directory:
+        """The subdirectory `name`, never through a link; with `create`, made (and made durable
+        here) when missing."""
+        try:
+            fd = os.open(name, _DIRECTORY, dir_fd=self.fd)
+        except FileNotFoundError:
+            if not create:
+                raise
+            try:
+                os.mkdir(name, 0o755, dir_fd=self.fd)
+                self.sync()
+            except FileExistsError:
+                pass  # another writer made it meanwhile
+            fd = self._open_dir(name)
+        except OSError as error:
+            raise self._refused(name, error) from error
+        return Directory(fd, self.path / name)
+
+    def _open_dir(self, name: str) -> int:
+        try:
+            return os.open(name, _DIRECTORY, dir_fd=self.fd)
+        except OSError as error:
+            raise self._refused(name, error) from error
+
+    def _refused(self, name: str, error: OSError) -> OSError:
+        if error.errno in (errno.ELOOP, errno.ENOTDIR):
+            return StoreError(
+                f"{self.path / name}: is a symbolic link or not a directory; the store never "
+                "writes or removes anything through one (remove it, or choose another id)"
+            )
+        return error
+
+    def walk(self, names: Sequence[str], *, create: bool = False) -> Directory:
+        """The directory at `names` below this one (a new descriptor), each step as `child`."""
+        current = Directory(os.dup(self.fd), self.path)
+        try:
+            for name in names:
+                following = current.child(name, create=create)
+                current.close()
+                current = following
+        except BaseException:
+            current.close()
+            raise
+        return current
+
+    def kind(self, name: str) -> int | None:
+        """The file type bits of `name` here (a link is a link), or None when missing."""
+        try:
+            return stat.S_IFMT(os.stat(name, dir_fd=self.fd, follow_symlinks=False).st_mode)
+        except FileNotFoundError:
+            return None
+
+    def write_new(self, name: str, data: bytes) -> None:
+        """Create `name` (never an existing one, never through a link) holding `data`, and make
+        its bytes durable."""
+        fd = os.open(name, _NEW_FILE, 0o644, dir_fd=self.fd)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+        except BaseException:
+            os.close(fd)
+            with contextlib.suppress(OSError):
+                os.unlink(name, dir_fd=self.fd)
+            raise
+        os.close(fd)
+
+    def replace(self, source: str, target: str) -> None:
+        """Rename `source` over `target` (a link named `target` is replaced, not followed) and
+        make the rename durable."""
+        os.replace(source, target, src_dir_fd=self.fd, dst_dir_fd=self.fd)
+        self.sync()
+
+    def remove_file(self, name: str) -> bool:
+        """Remove `name` if it is a regular file (never a directory or what a link names);
+        returns whether it did. Not made durable: call `sync` after a batch."""
+        if self.kind(name) != stat.S_IFREG:
+            return False
+        try:
+            os.unlink(name, dir_fd=self.fd)
+        except FileNotFoundError:
+            return False
+        return True
+
+    def remove_empty_dirs(self, names: Sequence[str]) -> None:
+        """Remove the directories `names` (each inside the one before) from the deepest up,
+        while they are empty, making each removal durable in its parent."""
+        opened: list[Directory] = [self]
+        try:
+            for name in names[:-1]:
+                try:
+                    opened.append(opened[-1].child(name))
+                except OSError:
+                    return
+            for parent, name in zip(reversed(opened), reversed(names), strict=False):
+                try:
+                    os.rmdir(name, dir_fd=parent.fd)
+                except OSError:
+                    return  # not empty (another log lives there), a link, or gone
+                parent.sync()
+        finally:
+            for directory in opened[1:]:
+                directory.close()
+
+    def names(self) -> Iterator[str]:
+        """The names this directory holds."""
+        yield from os.listdir(self.fd)
+
+
+def make_root(root: Path) -> None:
+    """Create the storage root and any missing parents, each made durable in its parent."""
+    missing: list[Path] = []
+    path = root
+    while not path.exists():
+        missing.append(path)
+        if path.parent == path:
+            break
+        path = path.parent
+    for directory in reversed(missing):
+        try:
+            directory.mkdir()
+        except FileExistsError:
+            continue
+        with Directory.open(directory.parent) as parent:
+            parent.sync()
+    if not root.is_dir():
+        raise NotADirectoryError(errno.ENOTDIR, "not a directory", str(root))
+
+
+def sync_file(path: Path) -> None:
+    """Make a file's bytes durable (for example a database's write-ahead log after a commit at
+    synchronous=NORMAL); a missing file has nothing to sync."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
