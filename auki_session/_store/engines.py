@@ -66,8 +66,10 @@ def for_writing(connection: Connection, durability: Durability = "full") -> Conn
     (SQLite's synchronous level, set on the connection when it differs) until it goes back to
     the pool. Other databases' dialects ignore the marks."""
     info = connection.connection.info
-    info[_BEGIN] = "BEGIN IMMEDIATE"
-    info[_SYNCHRONOUS] = DURABILITY[durability]
+    wanted = DURABILITY[durability]
+    if info.get(_SYNCHRONOUS) != wanted:  # a kept connection is marked already
+        info[_BEGIN] = "BEGIN IMMEDIATE"
+        info[_SYNCHRONOUS] = wanted
     return connection
 
 

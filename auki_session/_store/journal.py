@@ -33,6 +33,7 @@ from .files import Directory, make_root
 __all__ = ["Journal", "pending_logs", "recover"]
 
 _TEMP = re.compile(r"\.manifest\.[0-9a-f]{32}\.tmp")
+_JOURNAL_DEPTH = len(JOURNAL_DIR.parts)
 _BEING_MADE = ".new"
 """Suffix of a journal between its creation and its lock (invisible to recovery)."""
 
@@ -61,7 +62,7 @@ class Journal:
         self.records: list[_Record] = []
         self._fd = -1
         self._name = ""
-        self._made = len(JOURNAL_DIR.parts)
+        self._made = _JOURNAL_DEPTH
         """The journal directories from this index on were made by this transaction (a
         rollback removes them)."""
 

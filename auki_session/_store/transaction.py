@@ -70,6 +70,8 @@ class Learnt:
 
     def merge(self, peers: set[str], refs: set[RefKey]) -> None:
         """Remember what one committed transaction wrote or found."""
+        if not peers and not refs:
+            return
         self.peers.update(peers)
         if len(self.refs) + len(refs) > KNOWN_REFS_MAX:
             self.refs.clear()  # the next checks query again
