@@ -12,6 +12,7 @@ A resource id may contain `/`: its log directory then nests, as the Rust SDK's d
 from __future__ import annotations
 
 import re
+import unicodedata
 from pathlib import Path, PurePosixPath
 
 from ..errors import InvalidIdError, StoreError
@@ -22,6 +23,7 @@ __all__ = [
     "MANIFEST",
     "check_peer_path",
     "check_resource_path",
+    "directory_keys",
     "log_dir",
     "log_parts",
     "manifest_path",
@@ -64,6 +66,22 @@ def check_peer_path(peer_id: str) -> None:
             f"peer id {peer_id!r} cannot be a directory name for its logs: it must be at most "
             f"{_NAME_MAX_BYTES} bytes and contain no NUL"
         )
+
+
+def _fold(text: str) -> str:
+    return unicodedata.normalize("NFC", unicodedata.normalize("NFC", text).casefold())
+
+
+def directory_keys(resource_id: str) -> tuple[str, tuple[str, ...]]:
+    """How a log's directory is named on a file system that ignores letter case or Unicode
+    form (vfat, exFAT, macOS): its key, and the keys of the logs it would clash with there
+    (the same directory, or one whose `manifest.json` the other's directory would be)."""
+    key = _fold(resource_id)
+    suffix = "/" + _fold(MANIFEST)
+    clashes = [key, key + suffix]
+    if key.endswith(suffix):
+        clashes.append(key[: -len(suffix)])
+    return key, tuple(clashes)
 
 
 def _segment(name: str, what: str) -> str:

@@ -59,6 +59,7 @@ __all__ = [
     "SAVEPOINT",
     "SESSION",
     "SESSION_ENTRY",
+    "SESSION_RESOURCES",
     "TABLE_COUNTS",
     "UPSERT_CLOCK",
     "UPSERT_HEAD",
@@ -330,6 +331,11 @@ def _logs() -> Select[Any]:
 log_list = _filtered("logs", logs, _logs)
 """Logs in the order registered, with their session's peer (filter: `session_id`)."""
 
+SESSION_RESOURCES = Statement(
+    "session_resources",
+    ("session_id",),
+    lambda _: select(logs.c.resource_id).where(logs.c.session_id == bindparam("session_id")),
+)
 LOG_EXISTS = Statement(
     "log_exists",
     ("session_id", "resource_id"),

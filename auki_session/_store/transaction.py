@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.exc import DBAPIError
 
 from .._domain.entries import CanonicalEntry, EntryKind
-from .._domain.layout import DB_FILENAME
+from .._domain.layout import DB_FILENAME, directory_keys
 from .._domain.logs import LogPlan
 from .._domain.refs import RegistryRef
 from ..errors import DuplicateLogError, StoreError, UnresolvedRefError
@@ -87,6 +87,7 @@ class Transaction:
 
     __slots__ = (
         "_begun",
+        "_directories",
         "_staged",
         "connection",
         "durability",
@@ -110,6 +111,8 @@ class Transaction:
         """Refs `require` found in the database in this transaction (see Learnt)."""
         self.failed: BaseException | None = None
         self._staged: list[_Staged] = []
+        self._directories: dict[str, dict[str, str]] = {}
+        """Per session: each log's directory key (see layout.directory_keys) -> its id."""
 
     def admits(self, peer: object) -> bool:
         """Whether `peer` opened or joined this transaction."""
@@ -325,11 +328,33 @@ class Transaction:
         )
         if row is None:
             raise DuplicateLogError(f"duplicate log {peer_id}/{plan.resource_id}")
+        self._claim_directory(session_id, peer_id, plan.resource_id)
         for use in plan.uses:
             self.run.execute(
                 sql.INSERT_LOG_REF, (row[0], use.role, use.ref.peer_id, use.ref.id, use.ref.hash)
             )
         return self.journal.write_manifest(session_id, peer_id, plan.resource_id, plan.manifest)
+
+    def _claim_directory(self, session_id: str, peer_id: str, resource_id: str) -> None:
+        """Refuse a log whose directory would be another log's on a file system that ignores
+        letter case or Unicode form (an SD card, macOS): one manifest would replace the
+        other's. Checked on every file system, so a store stays valid wherever it is copied."""
+        claimed = self._directories.get(session_id)
+        if claimed is None:
+            claimed = self._directories[session_id] = {}
+            for (other,) in self.run.all(sql.SESSION_RESOURCES, (session_id,)):
+                if other != resource_id:
+                    claimed[directory_keys(other)[0]] = other
+        key, clashes = directory_keys(resource_id)
+        for clash in clashes:
+            other = claimed.get(clash)
+            if other is not None and other != resource_id:
+                raise DuplicateLogError(
+                    f"log {peer_id}/{resource_id} would share its directory with log "
+                    f"{peer_id}/{other} on file systems that ignore letter case or Unicode "
+                    "form (SD cards, macOS): choose an id that differs in more than that"
+                )
+        claimed[key] = resource_id
 
     def savepoint(self) -> _Savepoint:
         """A nested block: on an exception, undo its rows and manifests, and re-raise."""
@@ -371,5 +396,6 @@ class _Savepoint:
                 raise
             transaction.peers_added.clear()  # their rows may have been rolled back
             transaction.refs_found.clear()  # they may have been registered inside the savepoint
+            transaction._directories.clear()  # logs of the savepoint no longer claim theirs
             return
         transaction.run.execute(sql.RELEASE)
