@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from ulid import ULID
 
+from ._domain.bodies import describe
 from ._domain.clocks import MONOTONIC_BODY, UTC_BODY, auto_clock_ids
 from ._domain.entries import (
     CanonicalEntry,
@@ -21,7 +22,7 @@ from ._domain.entries import (
     frame_entry,
     sensor_entry,
 )
-from ._domain.ids import validate_peer_id
+from ._domain.ids import lookup_text, validate_peer_id
 from ._domain.refs import RegistryRef, as_registry_ref
 from ._domain.sessions import SessionInfo
 from ._store.engines import DURABILITY, Durability
@@ -58,7 +59,7 @@ class Peer:
             raise ArgumentTypeError(f"app_id must be a str, got {type(app_id).__name__}")
         if not app_id:
             raise ConfigurationError("app_id must not be empty")
-        self._app_id = str(app_id)
+        self._app_id = str.__str__(app_id)
         self._storage_root = "."
         self._storage_url: str | None = None
         self._read_only = False
@@ -112,7 +113,9 @@ class Peer:
         root = os.fspath(path)
         if not isinstance(root, str) or not root:
             raise ConfigurationError("storage root must be a non-empty path")
-        self._storage_root = root
+        if "\0" in root:
+            raise ConfigurationError(f"storage root must not contain NUL: {root!r}")
+        self._storage_root = str.__str__(root)
         self._read_only = _flag(read_only, "read_only")
         self._bound = None
         return self
@@ -123,7 +126,7 @@ class Peer:
         storage root. Returns this peer."""
         if not isinstance(url, str) or "://" not in url:
             raise ConfigurationError(f"storage url must be a SQLAlchemy URL string, got {url!r}")
-        self._storage_url = url
+        self._storage_url = str.__str__(url)
         self._read_only = _flag(read_only, "read_only")
         self._bound = None
         return self
@@ -211,8 +214,7 @@ class Peer:
         """Re-open one of this peer's sessions by id (no new clocks are minted)."""
         from .session import Session
 
-        if not isinstance(session_id, str):
-            raise ArgumentTypeError(f"session_id must be a str, got {type(session_id).__name__}")
+        session_id = lookup_text(session_id, "session_id")
         with self._store().lookup(self) as reader:
             info = reader.session(session_id)
         if info is None or info.peer_id != self._peer_id:
@@ -264,6 +266,7 @@ class Peer:
     def current(self, kind: str, entry_id: str) -> Entry:
         """The current version of one frame, sensor or detector id."""
         wanted = check_registry_kind(kind)
+        entry_id = lookup_text(entry_id, "entry_id")
         with self._store().lookup(self) as reader:
             found = reader.current(self._peer_id, wanted, entry_id)
         if found is None:
@@ -274,22 +277,23 @@ class Peer:
         """Every distinct version of an id, in the order first registered (a clock id's
         grouped by session)."""
         wanted: EntryKind = check_kind(kind)
+        entry_id = lookup_text(entry_id, "entry_id")
         with self._store().lookup(self) as reader:
             return reader.history(self._peer_id, wanted, entry_id)
 
     def entry(self, ref: object) -> Entry:
         """The stored entry a RegistryRef (or hash string) names."""
         if isinstance(ref, str):
-            wanted_hash, wanted = ref, None
+            wanted_hash, wanted = lookup_text(ref, "ref"), None
         else:
             wanted = as_registry_ref(ref, "ref")
-            wanted_hash = wanted.hash
+            wanted_hash = lookup_text(wanted.hash, "ref.hash")
         with self._store().lookup(self) as reader:
             found = reader.entry(wanted_hash)
         if found is None or (
             wanted is not None and (found.peer_id, found.id) != (wanted.peer_id, wanted.id)
         ):
-            raise NotFoundError(f"no entry matches {ref!r}")
+            raise NotFoundError(f"no entry matches {describe(ref)}")
         return found
 
 

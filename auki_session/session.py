@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, NoReturn, TypeVar
 
 from ._domain.clocks import auto_clock_ids
 from ._domain.entries import Entry, clock_entry
+from ._domain.ids import lookup_text
 from ._domain.logs import (
     DetectionLogHandle,
     LogHandle,
@@ -147,6 +148,7 @@ class Session:
 
     def log(self, resource_id: str) -> LogInfo:
         """One of this session's logs by resource id."""
+        resource_id = lookup_text(resource_id, "resource_id")
         for info in self.logs():
             if info.resource_id == resource_id:
                 return info

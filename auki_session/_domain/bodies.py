@@ -14,10 +14,17 @@ __all__ = [
     "BodyReader",
     "check_int",
     "describe",
+    "exact",
 ]
 
 U32_MAX = 2**32 - 1
 I64_MAX = 2**63 - 1
+
+
+def exact(value: str) -> str:
+    """The exact `str` a str subclass stands for: checks then compare the text itself, not
+    what a subclass's `__eq__`, `__hash__` or `__lt__` claims."""
+    return value if type(value) is str else str.__str__(value)
 
 
 def describe(value: object) -> str:
@@ -37,7 +44,10 @@ class BodyReader:
     def __init__(self, body: object, where: str) -> None:
         if not isinstance(body, Mapping):
             raise InvalidEntryError(f"{where}: expected a JSON object, got {type(body).__name__}")
-        self._body: Mapping[Any, Any] = body
+        # Keys of exact str: a subclass lying in __eq__ would pass `only` and match any field.
+        self._body: dict[Any, Any] = {
+            (exact(key) if isinstance(key, str) else key): value for key, value in body.items()
+        }
         self._where = where
 
     def fail(self, message: str) -> InvalidEntryError:
@@ -47,8 +57,8 @@ class BodyReader:
     def only(self, allowed: Collection[str]) -> None:
         """Refuse any key that is not in `allowed`, naming it."""
         for key in self._body:
-            if key not in allowed:
-                raise self.fail(f"unknown field {key!r}")
+            if type(key) is not str or key not in allowed:
+                raise self.fail(f"unknown field {describe(key)}")
 
     def contains(self, key: str) -> bool:
         """Whether `key` is present at all (even as null)."""
@@ -72,21 +82,23 @@ class BodyReader:
         value = self._required(key)
         if not isinstance(value, str):
             raise self._wrong(key, "a string", value)
-        return value
+        return exact(value)
 
     def optional_string(self, key: str) -> str | None:
         """A string field that may be absent or null."""
         value = self._body.get(key)
-        if value is not None and not isinstance(value, str):
+        if value is None:
+            return None
+        if not isinstance(value, str):
             raise self._wrong(key, "a string or null", value)
-        return value
+        return exact(value)
 
     def choice(self, key: str, allowed: Collection[str]) -> str:
         """A required string field drawn from `allowed`."""
         value = self._required(key)
-        if not isinstance(value, str) or value not in allowed:
+        if not isinstance(value, str) or exact(value) not in allowed:
             raise self._wrong(key, f"one of {', '.join(allowed)}", value)
-        return value
+        return exact(value)
 
     def boolean(self, key: str) -> bool:
         """A required boolean field."""
@@ -105,7 +117,9 @@ class BodyReader:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise self._wrong(key, "a number", value)
         try:
-            return float(value)
+            return (
+                float.__float__(value) if isinstance(value, float) else float(int.__index__(value))
+            )
         except OverflowError:
             raise self._wrong(key, "a number within double range", value) from None
 
@@ -136,6 +150,7 @@ def check_int(value: object, what: str, low: int, high: int) -> int:
     """Return `value` if it is an int (not a bool) within low..high, else raise naming `what`."""
     if isinstance(value, bool) or not isinstance(value, int):
         raise InvalidEntryError(f"{what} must be an integer, got {describe(value)}")
+    value = int.__index__(value)  # an exact int: a subclass's comparisons are not consulted
     if not low <= value <= high:
         raise InvalidEntryError(f"{what} must be between {low} and {high}, got {describe(value)}")
     return value

@@ -86,38 +86,56 @@ def _encode(value: object, parts: list[str], depth: int) -> None:
         _encode(_builtin(value), parts, depth)
 
 
-def _object(obj: dict[str, object], parts: list[str], depth: int) -> None:
-    """Append a dict's canonical text: members sorted by the UTF-16 code units of their keys."""
+def _object(obj: dict[str, object], parts: list[str], depth: int, memo: bool = True) -> None:
+    """Append a dict's canonical text: members sorted by the UTF-16 code units of their keys
+    (their order looked up in the memo of shapes unless `memo` is false)."""
     if depth > MAX_DEPTH:
         raise _too_deep()
     if not obj:
         parts.append("{}")
         return
-    for prefix, key in _SHAPES.get(tuple(obj)) or _shape(obj):
-        parts.append(prefix)
-        v = obj[key]
-        t = type(v)
-        if t is str:
-            parts.append(_quote(v))  # type: ignore[arg-type]
-        elif t is int:
-            parts.append(repr(v))
-        elif t is float and (1e-4 <= v < 1e16 or -1e16 < v <= -1e-4):  # type: ignore[operator]
-            # In this range repr has no exponent, and only integral values end in "0" ("400.0").
-            r = repr(v)
-            parts.append(r[:-2] if r[-1] == "0" else r)
-        elif t is dict:
-            _object(v, parts, depth + 1)  # type: ignore[arg-type]
-        elif t is list or t is tuple:
-            _array(v, parts, depth + 1)  # type: ignore[arg-type]
-        else:
-            _encode(v, parts, depth)
+    try:
+        joined = "\0".join(obj)  # the keys' own text: a str subclass cannot lie in it
+    except TypeError:
+        raise _key_error(obj) from None
+    start = len(parts)
+    try:
+        for prefix, key in (_SHAPES.get(joined) if memo else None) or _shape(obj, joined, memo):
+            parts.append(prefix)
+            v = obj[key]
+            t = type(v)
+            if t is str:
+                parts.append(_quote(v))  # type: ignore[arg-type]
+            elif t is int:
+                parts.append(repr(v))
+            elif t is float and (1e-4 <= v < 1e16 or -1e16 < v <= -1e-4):  # type: ignore[operator]
+                # In this range repr has no exponent, and only integral values end in "0" ("400.0").
+                r = repr(v)
+                parts.append(r[:-2] if r[-1] == "0" else r)
+            elif t is dict:
+                _object(v, parts, depth + 1)  # type: ignore[arg-type]
+            elif t is list or t is tuple:
+                _array(v, parts, depth + 1)  # type: ignore[arg-type]
+            else:
+                _encode(v, parts, depth)
+    except KeyError:
+        # A key whose text is not what its __eq__ or __hash__ say (a str subclass that lies),
+        # or keys with NUL that joined like a remembered shape's: encode the object again,
+        # with keys of exact str and its own shape.
+        del parts[start:]
+        exact = {str.__str__(key): value for key, value in obj.items()}
+        if len(exact) != len(obj):
+            raise CanonicalJsonError("object has two keys with the same text") from None
+        _object(exact, parts, depth, memo=False)
+        return
     parts.append("}")
 
 
 _Shape = tuple[tuple[str, str], ...]
 
-_SHAPES: dict[tuple[str, ...], _Shape] = {}
-"""Keys in insertion order -> ('{"key":' or ',"key":', key) pairs in canonical order.
+_SHAPES: dict[str, _Shape] = {}
+"""Keys in insertion order, joined by NUL -> ('{"key":' or ',"key":', key) pairs in canonical
+order (only for keys without NUL, so that the joined text names one tuple of keys).
 
 Registry entries share a few shapes, so keys are checked, sorted and quoted once per shape, not
 once per call (a first-seen shape costs more than that would).  The memo is emptied when it holds
@@ -126,21 +144,18 @@ _MAX_SHAPES shapes, which bounds its memory.
 _MAX_SHAPES = 1024
 
 
-def _shape(obj: dict[str, object]) -> _Shape:
-    """Check the keys of a non-empty dict, order them canonically, and memoise their prefixes."""
-    try:
-        joined = "".join(obj)
-    except TypeError:
-        raise _key_error(obj) from None
-    keys = sorted(obj)
+def _shape(obj: dict[str, object], joined: str, memo: bool = True) -> _Shape:
+    """Order the keys of a non-empty dict canonically, and memoise their prefixes."""
+    keys = sorted(map(str.__str__, obj))  # exact str: a subclass's __lt__ is not consulted
     if not joined.isascii() and max(joined) > "\uffff":
         keys.sort(key=_utf16)  # only non-BMP characters sort differently as UTF-16
     pairs = [(f",{_quote(key)}:", key) for key in keys]
     pairs[0] = ("{" + pairs[0][0][1:], keys[0])
     shape = tuple(pairs)
-    if len(_SHAPES) >= _MAX_SHAPES:
-        _SHAPES.clear()
-    _SHAPES[tuple(obj)] = shape
+    if memo and joined.count("\0") == len(obj) - 1:
+        if len(_SHAPES) >= _MAX_SHAPES:
+            _SHAPES.clear()
+        _SHAPES[joined] = shape
     return shape
 
 

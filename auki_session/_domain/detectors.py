@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import CanonicalJsonError, InvalidEntryError
-from .bodies import BodyReader, describe
+from .bodies import BodyReader, describe, exact
 from .canonical import canonical_json
 
 __all__ = [
@@ -62,7 +62,7 @@ def _output_types(value: object) -> list[str]:
     for index, item in enumerate(value):
         if not isinstance(item, str):
             raise InvalidEntryError(f"output_types[{index}] must be a string, got {describe(item)}")
-    return list(value)
+    return [exact(item) for item in value]
 
 
 def _input_types(value: object) -> list[dict[str, str | None]]:

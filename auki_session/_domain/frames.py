@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import InvalidEntryError
-from .bodies import describe
+from .bodies import describe, exact
 
 __all__ = [
     "DIRECTIONS",
@@ -39,10 +39,10 @@ class FrameDef:
     units: str = "meters"
 
     def __post_init__(self) -> None:
-        _check_choice("handedness", self.handedness, HANDEDNESS)
+        _check_choice(self, "handedness", "handedness", HANDEDNESS)
         for axis in ("x", "y", "z"):
-            _check_choice(f"axes.{axis}", getattr(self, axis), DIRECTIONS)
-        _check_choice("units", self.units, UNITS)
+            _check_choice(self, axis, f"axes.{axis}", DIRECTIONS)
+        _check_choice(self, "units", "units", UNITS)
         if len({_AXIS_PAIR[self.x], _AXIS_PAIR[self.y], _AXIS_PAIR[self.z]}) != 3:
             raise InvalidEntryError(
                 f"frame: axes must be orthogonal (x={self.x}, y={self.y}, z={self.z} "
@@ -106,8 +106,11 @@ class FrameDef:
         )
 
 
-def _check_choice(field: str, value: object, allowed: tuple[str, ...]) -> None:
-    if not isinstance(value, str) or value not in allowed:
+def _check_choice(frame: FrameDef, name: str, field: str, allowed: tuple[str, ...]) -> None:
+    """Check one field against its choices, keeping it as an exact str."""
+    value = getattr(frame, name)
+    if not isinstance(value, str) or exact(value) not in allowed:
         raise InvalidEntryError(
             f"frame: field {field!r} must be one of {', '.join(allowed)}, got {describe(value)}"
         )
+    object.__setattr__(frame, name, exact(value))

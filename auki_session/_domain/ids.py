@@ -5,6 +5,7 @@ from __future__ import annotations
 from ..errors import ArgumentTypeError, InvalidIdError
 
 __all__ = [
+    "lookup_text",
     "rust_char_debug",
     "rust_str_debug",
     "validate_id",
@@ -48,6 +49,7 @@ def validate_id(value: object, argument: str = "id") -> str:
     """Return `value` if it is a valid registry id, else raise `InvalidIdError`."""
     if not isinstance(value, str):
         raise ArgumentTypeError(f"{argument} must be a str, got {type(value).__name__}")
+    value = str.__str__(value)  # exact: a subclass's comparisons are not consulted
     if not value:
         raise InvalidIdError("registry id is empty")
     if not _DISALLOWED.isdisjoint(value):
@@ -57,6 +59,23 @@ def validate_id(value: object, argument: str = "id") -> str:
         for segment in value.split("/"):
             if segment in _RESERVED_SEGMENTS:
                 raise InvalidIdError(f'registry id contains reserved path segment "{segment}"')
+    return value
+
+
+def lookup_text(value: object, argument: str) -> str:
+    """A str argument a lookup takes (an id, a session id, a hash), as an exact str that the
+    database can hold: a lone surrogate is refused here rather than by the driver."""
+    if not isinstance(value, str):
+        raise ArgumentTypeError(f"{argument} must be a str, got {type(value).__name__}")
+    value = str.__str__(value)
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise InvalidIdError(
+                f"{argument} {rust_str_debug(value)} is not text any entry can have "
+                "(it holds a lone surrogate)"
+            ) from None
     return value
 
 

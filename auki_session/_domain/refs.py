@@ -34,6 +34,7 @@ class RegistryRef:
             return  # the common case, checked at once: every registration returns a ref
         for field in ("peer_id", "id", "hash"):
             _require_str("RegistryRef", field, getattr(self, field))
+            object.__setattr__(self, field, str.__str__(getattr(self, field)))
 
     def __repr__(self) -> str:
         return (
@@ -62,6 +63,7 @@ class LogRef:
     def __post_init__(self) -> None:
         for field in ("source_peer_id", "resource_id"):
             _require_str("LogRef", field, getattr(self, field))
+            object.__setattr__(self, field, str.__str__(getattr(self, field)))
 
     def __repr__(self) -> str:
         return (
@@ -100,16 +102,16 @@ def _fields(value: object, names: tuple[str, ...], argument: str, kind: str) -> 
             )
         if not field:
             raise InvalidRefError(f"{argument}: {kind}.{name} must not be empty")
-        out.append(field)
+        out.append(str.__str__(field))
     return out
 
 
 def _refuse_unknown_keys(
     value: Mapping[object, object], known: tuple[str, ...], argument: str, kind: str
 ) -> None:
-    extra = [key for key in value if key not in known]
+    extra = [key for key in value if not isinstance(key, str) or str.__str__(key) not in known]
     if extra:
-        names = sorted(key for key in extra if isinstance(key, str))
+        names = sorted(str.__str__(key) for key in extra if isinstance(key, str))
         shown = repr(names[0]) if names else f"of type {type(extra[0]).__name__}"
         raise InvalidRefError(f"{argument}: unknown {kind} field {shown}")
 

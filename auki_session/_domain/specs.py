@@ -8,7 +8,7 @@ from types import MappingProxyType
 from typing import Any, Literal
 
 from ..errors import ArgumentTypeError, InvalidEntryError
-from .bodies import I64_MAX, U32_MAX, BodyReader, check_int, describe
+from .bodies import I64_MAX, U32_MAX, BodyReader, check_int, describe, exact
 from .ids import validate_id
 from .refs import LogRef, RegistryRef, as_log_ref, as_registry_ref
 
@@ -39,7 +39,8 @@ class HeadSpec:
                 "HeadSpec must be HeadSpec.rolling(retention_ns) or HeadSpec.fixed()"
             )
         if self.kind == "rolling":
-            check_int(self.retention_ns, "HeadSpec.rolling: retention_ns", 1, I64_MAX)
+            retention = check_int(self.retention_ns, "HeadSpec.rolling: retention_ns", 1, I64_MAX)
+            object.__setattr__(self, "retention_ns", retention)
         elif self.kind != "fixed" or self.retention_ns is not None:
             raise InvalidEntryError(
                 "HeadSpec must be HeadSpec.rolling(retention_ns) or HeadSpec.fixed()"
@@ -86,9 +87,12 @@ def _head(value: object, owner: str) -> HeadSpec:
     )
 
 
-def _durations(owner: str, segment_duration_ns: object, retention_ns: object) -> None:
-    check_int(segment_duration_ns, f"{owner}.segment_duration_ns", 1, I64_MAX)
-    check_int(retention_ns, f"{owner}.retention_ns", 0, I64_MAX)
+def _durations(owner: str, segment_duration_ns: object, retention_ns: object) -> tuple[int, int]:
+    """The two durations, checked, as exact ints."""
+    return (
+        check_int(segment_duration_ns, f"{owner}.segment_duration_ns", 1, I64_MAX),
+        check_int(retention_ns, f"{owner}.retention_ns", 0, I64_MAX),
+    )
 
 
 def _ref(owner: str, name: str, value: object) -> RegistryRef:
@@ -120,7 +124,7 @@ def _pose_source(value: object) -> Mapping[str, Any]:
                 f"PoseLogSpec.source: publishers[{index}] must be a string, "
                 f"got {describe(publisher)}"
             )
-    return _frozen({"kind": "ros2_tf", "publishers": tuple(sorted(publishers))})
+    return _frozen({"kind": "ros2_tf", "publishers": tuple(sorted(map(exact, publishers)))})
 
 
 def _time_source(value: object) -> Mapping[str, Any]:
@@ -163,7 +167,9 @@ class SensorLogSpec:
         retention_ns: int,
         frame: object = None,
     ) -> None:
-        _durations("SensorLogSpec", segment_duration_ns, retention_ns)
+        segment_duration_ns, retention_ns = _durations(
+            "SensorLogSpec", segment_duration_ns, retention_ns
+        )
         set_ = object.__setattr__
         set_(self, "sensor", _ref("SensorLogSpec", "sensor", sensor))
         set_(self, "clock", _ref("SensorLogSpec", "clock", clock))
@@ -199,18 +205,20 @@ class PoseLogSpec:
         segment_duration_ns: int,
         retention_ns: int,
     ) -> None:
-        _durations("PoseLogSpec", segment_duration_ns, retention_ns)
-        if type(writer_mode) is not str or writer_mode not in ("rigid", "movable"):
+        segment_duration_ns, retention_ns = _durations(
+            "PoseLogSpec", segment_duration_ns, retention_ns
+        )
+        if not isinstance(writer_mode, str) or exact(writer_mode) not in ("rigid", "movable"):
             raise InvalidEntryError(
                 f"PoseLogSpec.writer_mode must be 'rigid' or 'movable', got {describe(writer_mode)}"
             )
-        check_int(expected_rate_hz, "PoseLogSpec.expected_rate_hz", 0, U32_MAX)
+        expected_rate_hz = check_int(expected_rate_hz, "PoseLogSpec.expected_rate_hz", 0, U32_MAX)
         set_ = object.__setattr__
         set_(self, "from_frame", _ref("PoseLogSpec", "from_frame", from_frame))
         set_(self, "to_frame", _ref("PoseLogSpec", "to_frame", to_frame))
         set_(self, "clock", _ref("PoseLogSpec", "clock", clock))
         set_(self, "source", _pose_source(source))
-        set_(self, "writer_mode", writer_mode)
+        set_(self, "writer_mode", exact(writer_mode))
         set_(self, "expected_rate_hz", expected_rate_hz)
         set_(self, "head", _head(head, "PoseLogSpec"))
         set_(self, "segment_duration_ns", segment_duration_ns)
@@ -237,7 +245,9 @@ class TimeTransformLogSpec:
         segment_duration_ns: int,
         retention_ns: int,
     ) -> None:
-        _durations("TimeTransformLogSpec", segment_duration_ns, retention_ns)
+        segment_duration_ns, retention_ns = _durations(
+            "TimeTransformLogSpec", segment_duration_ns, retention_ns
+        )
         set_ = object.__setattr__
         set_(self, "from_clock", _ref("TimeTransformLogSpec", "from_clock", from_clock))
         set_(self, "to_clock", _ref("TimeTransformLogSpec", "to_clock", to_clock))
@@ -274,9 +284,11 @@ class DetectionLogSpec:
         instance_id: str | None = None,
         cadence: object = None,
     ) -> None:
-        _durations("DetectionLogSpec", segment_duration_ns, retention_ns)
+        segment_duration_ns, retention_ns = _durations(
+            "DetectionLogSpec", segment_duration_ns, retention_ns
+        )
         if instance_id is not None:
-            validate_id(instance_id, "DetectionLogSpec.instance_id")
+            instance_id = validate_id(instance_id, "DetectionLogSpec.instance_id")
         set_ = object.__setattr__
         set_(self, "detector", _ref("DetectionLogSpec", "detector", detector))
         set_(self, "input_log", as_log_ref(input_log, "DetectionLogSpec.input_log"))

@@ -21,6 +21,7 @@ import fcntl
 import json
 import os
 import re
+import stat
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -72,28 +73,38 @@ class Journal:
         directory this one's would share (names equal but for case, or a Rust SDK process's):
         refused."""
         record = _Record(session_id, peer_id, resource_id, f".manifest.{uuid.uuid4().hex}.tmp")
+        journal = self.root / JOURNAL_DIR
         try:
-            self._append(record)
+            if self._fd < 0:
+                self._create()
         except OSError as error:
-            raise _error(
-                error, self.root / JOURNAL_DIR, f"the journal of log {resource_id!r}"
-            ) from error
+            raise _error(error, journal, f"the journal of log {resource_id!r}") from error
         target = self.root.joinpath(*record.parts, MANIFEST)
         try:
             with Directory.open(self.root) as root:
                 directory = root.walk(record.parts, create=True)
-            with directory:
-                if directory.kind(MANIFEST) is not None:
-                    raise StoreError(
-                        f"{target}: already exists: log {resource_id!r} would share the "
-                        "directory of another log (ids equal but for letter case or Unicode "
-                        "form collide on some file systems); choose another id"
-                    )
-                directory.write_new(record.temp, data)
-                directory.replace(record.temp, MANIFEST)
-                return directory.path
+                with directory:
+                    try:
+                        if directory.kind(MANIFEST) is not None:
+                            # Not this transaction's: refused before it is recorded, so that
+                            # no undo or recovery ever removes it.
+                            raise StoreError(
+                                f"{target}: already exists: log {resource_id!r} would share "
+                                "the directory of another log (ids equal but for letter case "
+                                "or Unicode form collide on some file systems, or another "
+                                "program's); choose another id"
+                            )
+                        self._append(record)
+                    except BaseException:
+                        root.remove_empty_dirs(record.parts)  # the ones this call made
+                        raise
+                    directory.write_new(record.temp, data)
+                    directory.replace(record.temp, MANIFEST)
+                    return directory.path
         except OSError as error:
-            raise _error(error, target, f"the manifest of log {resource_id!r}") from error
+            if isinstance(error, StoreError) or self.records[-1:] == [record]:
+                raise _error(error, target, f"the manifest of log {resource_id!r}") from error
+            raise _error(error, journal, f"the journal of log {resource_id!r}") from error
 
     def mark(self) -> int:
         """A point to undo back to (for savepoints)."""
@@ -154,8 +165,6 @@ class Journal:
             return root.walk(JOURNAL_DIR.parts, create=create)
 
     def _append(self, record: _Record) -> None:
-        if self._fd < 0:
-            self._create()
         line = json.dumps(
             {
                 "session_id": record.session_id,
@@ -164,11 +173,11 @@ class Journal:
                 "temp": record.temp,
             }
         )
-        self.records.append(record)
         view = memoryview((line + "\n").encode("utf-8", "surrogatepass"))
         while view:
             view = view[os.write(self._fd, view) :]
         os.fsync(self._fd)
+        self.records.append(record)
 
     def _create(self) -> None:
         """Make this transaction's journal: locked before it is visible under its name."""
@@ -247,12 +256,27 @@ def _parse(line: bytes) -> _Record | None:
     try:
         check_resource_path(resource_id)
         check_resource_path(session_id)
+        check_resource_path(peer_id)
         check_peer_path(peer_id)
     except InvalidIdError:
         return None
     if "/" in session_id or "/" in peer_id or not _TEMP.fullmatch(temp):
         return None
     return _Record(session_id, peer_id, resource_id, temp)
+
+
+def _open_journal(pending: Directory, name: str) -> int:
+    """A journal opened for reading, or -1 when `name` is not a regular file (a link, a
+    directory, a FIFO that would block: nothing a transaction makes) or is gone."""
+    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+    try:
+        fd = os.open(name, flags, dir_fd=pending.fd)
+    except OSError:
+        return -1
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        return -1
+    return fd
 
 
 def _records(fd: int) -> Iterator[_Record]:
@@ -278,10 +302,9 @@ def recover(root: Path, committed: Callable[[str, str], bool]) -> int:
         for name in sorted(pending.names()):
             if not name.endswith((".json", _BEING_MADE)):
                 continue
-            try:
-                fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=pending.fd)
-            except OSError:
-                continue  # gone meanwhile, or a link: never followed
+            fd = _open_journal(pending, name)
+            if fd < 0:
+                continue  # gone meanwhile, a link (never followed), or not a file
             try:
                 try:
                     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -331,9 +354,8 @@ def pending_logs(root: Path) -> tuple[int, set[tuple[str, str, str]]]:
         for name in pending.names():
             if not name.endswith(".json"):
                 continue
-            try:
-                fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=pending.fd)
-            except OSError:
+            fd = _open_journal(pending, name)
+            if fd < 0:
                 continue
             journals += 1
             try:
