@@ -125,7 +125,9 @@ class Peer:
         `postgresql+psycopg://user@host/fleet`. Log manifests are still written under the
         storage root. Returns this peer."""
         if not isinstance(url, str) or "://" not in url:
-            raise ConfigurationError(f"storage url must be a SQLAlchemy URL string, got {url!r}")
+            raise ConfigurationError(
+                f"storage url must be a SQLAlchemy URL string, got {describe(url)}"
+            )
         self._storage_url = str.__str__(url)
         self._read_only = _flag(read_only, "read_only")
         self._bound = None
@@ -140,7 +142,7 @@ class Peer:
                 self._durability = known
                 return self
         raise ConfigurationError(
-            f"durability must be one of {', '.join(DURABILITY)}, got {durability!r}"
+            f"durability must be one of {', '.join(DURABILITY)}, got {describe(durability)}"
         )
 
     def close(self) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,9 +21,12 @@ from hypothesis import strategies as st
 
 from auki_session import (
     AukiSessionError,
+    ConfigurationError,
     DetectionLogSpec,
     FrameDef,
     HeadSpec,
+    InvalidEntryError,
+    InvalidIdError,
     LogRef,
     Peer,
     PoseLogSpec,
@@ -30,6 +34,7 @@ from auki_session import (
     SensorLogSpec,
     Session,
     TimeTransformLogSpec,
+    canonical_json,
 )
 from tests.conftest import camera_body, end_process, snapshot
 
@@ -347,3 +352,67 @@ def test_sql_quotes_in_ids_are_stored_verbatim(world: World) -> None:
         ref = world.peer.register_frame(entry_id, FrameDef.unity())
         assert world.peer.current("frame", entry_id).ref == ref
     assert len(world.peer.frames()) == 2 + len(SQL_TRICKS)
+
+
+# --- the findings of the adversarial review (issue 12, finding 8), one test each ----------------
+
+
+class _Twin(str):
+    """A str that claims to equal everything."""
+
+    def __eq__(self, other: object) -> bool:
+        return True
+
+    def __ne__(self, other: object) -> bool:
+        return False
+
+    def __hash__(self) -> int:
+        return hash("a")
+
+
+def test_a_str_subclass_lying_in_eq_passes_no_fixed_choice(peer: Peer) -> None:
+    with pytest.raises(InvalidEntryError, match="units"):
+        FrameDef.custom("right", "forward", "left", "up", _Twin("furlongs"))
+    session = peer.start_session()
+    clock = {"type": "utc_clock", "unit": "ns", "monotonic": False, "scope": _Twin("galaxy-wide")}
+    with pytest.raises(InvalidEntryError, match="scope"):
+        session.register_clock("ptp", clock)
+    with pytest.raises(InvalidEntryError, match="type"):
+        peer.register_detector("d", {"type": _Twin("nonsense")}, ["x"])
+
+
+def test_a_str_subclass_lying_in_eq_and_hash_gets_its_own_key_order() -> None:
+    assert canonical_json({"a": 1}) == b'{"a":1}'  # the shape a lying key would hit
+    assert canonical_json({_Twin("zzz"): 5}) == b'{"zzz":5}'
+    assert canonical_json({_Twin("b"): 1, "c": 2}) == b'{"b":1,"c":2}'
+
+
+def test_keys_that_cannot_be_shown_are_refused_with_our_error(peer: Peer) -> None:
+    nested: object = ()
+    for _ in range(sys.getrecursionlimit() + 100):
+        nested = (nested,)
+    frame = peer.register_frame("base", FrameDef.ros_body())
+    for key in (nested, 10**5000):
+        body = {**camera_body(frame), key: 1}
+        with pytest.raises(InvalidEntryError, match="unknown field"):
+            peer.register_sensor("cam", body)
+
+
+def test_a_nul_in_the_storage_root_is_a_configuration_error() -> None:
+    with pytest.raises(ConfigurationError, match="NUL"):
+        Peer("galbot", "app").with_storage_root("/tmp/a\0b")
+
+
+@pytest.mark.parametrize("call", ["open_session", "current", "history", "entry", "log"])
+def test_a_lone_surrogate_in_a_lookup_is_refused_naming_the_argument(peer: Peer, call: str) -> None:
+    session = peer.start_session()
+    text = "cam\ud800"
+    calls = {
+        "open_session": lambda: peer.open_session(text),
+        "current": lambda: peer.current("sensor", text),
+        "history": lambda: peer.history("sensor", text),
+        "entry": lambda: peer.entry(text),
+        "log": lambda: session.log(text),
+    }
+    with pytest.raises(InvalidIdError, match="surrogate"):
+        calls[call]()

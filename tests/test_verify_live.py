@@ -13,18 +13,18 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-import threading
 import time
 from pathlib import Path
 from typing import Any
 
 from auki_session._cli import main
 from tests.workers.audit import audit, pending_journals, read_acks, stray_files
-from tests.workers.log_writer import describe, run_verify, spawn
+from tests.workers.log_writer import describe, finish_verify, run_verify, spawn, start_verify
 from tests.workers.processes import finish, go, scale, wait_for_line
 
 VERIFY_RUNS = scale("AUKI_LIVE_VERIFY_RUNS", 12)
-CREATIONS = scale("AUKI_LIVE_CREATIONS", 5)
+CREATIONS = scale("AUKI_LIVE_CREATIONS", 3)
+VERIFY_PROCESSES = scale("AUKI_LIVE_CREATION_VERIFY_PROCESSES", 6)
 
 NOT_OURS = "not an auki-session database"
 MISSING = (
@@ -102,6 +102,10 @@ def verify_in_process(root: Path) -> tuple[int, str]:
 
 
 def test_verify_while_the_store_is_created_never_says_it_is_not_ours(tmp_path: Path) -> None:
+    # Each round: a process creates a new store with its first registration, while `verify`
+    # runs against its root: as processes started every 60 ms around the creation's start
+    # (a process needs some 0.3 s to start reading), and in-process in a loop until the
+    # creation is done.
     seen: dict[tuple[str, str], int] = {}
     wrong: list[str] = []
     runs = in_process = 0
@@ -109,29 +113,25 @@ def test_verify_while_the_store_is_created_never_says_it_is_not_ours(tmp_path: P
         root = tmp_path / f"store{creation}"
         creator = spawn("create", root)
         results: list[tuple[str, int, str]] = []
-        stop = threading.Event()
-
-        def as_processes(
-            root: Path, results: list[tuple[str, int, str]], stop: threading.Event
-        ) -> None:
-            while not stop.is_set():
-                done = run_verify(root)
-                results.append(("process", done.returncode, done.stderr))
-
-        background = threading.Thread(target=as_processes, args=(root, results, stop))
+        processes = []
         try:
             wait_for_line(creator, "ready")
-            background.start()
-            go(creator)
+            for index in range(VERIFY_PROCESSES):
+                processes.append(start_verify(root))
+                if index == VERIFY_PROCESSES // 2:
+                    go(creator)
+                time.sleep(0.06)
             while creator.poll() is None:
                 results.append(("in-process", *verify_in_process(root)))
             results.append(("in-process", *verify_in_process(root)))
+            for process in processes:
+                done = finish_verify(process)
+                results.append(("process", done.returncode, done.stderr))
         finally:
-            stop.set()
-            if background.is_alive():
-                background.join(timeout=120)
-            if creator.poll() is None:
-                creator.kill()
+            for process in [creator, *processes]:
+                if process.poll() is None:
+                    process.kill()
+                    process.wait()
         assert finish(creator).splitlines()[-1] == "created"
         for how, code, err in results:
             runs += 1

@@ -33,6 +33,8 @@ def describe(value: object) -> str:
         text = repr(value)
     except (ValueError, RecursionError):  # ints over 4300 digits, very deep nesting
         return f"a {type(value).__name__} too large to show"
+    except Exception:  # a repr of the caller's that raises
+        return f"a {type(value).__name__} that cannot be shown"
     return text if len(text) <= 60 else f"{text[:57]}..."
 
 

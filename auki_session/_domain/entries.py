@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
 from ..errors import ArgumentTypeError, ConfigurationError, EntryTooLargeError
+from .bodies import describe
 from .canonical import canonical_json
 from .clocks import parse_clock_body
 from .detectors import parse_detector_body
@@ -75,7 +76,7 @@ def _one_of(kind: object, allowed: tuple[_Kind, ...]) -> _Kind:
     for known in allowed:
         if type(kind) is str and kind == known:
             return known
-    raise ConfigurationError(f"kind must be one of {', '.join(allowed)}, got {kind!r}")
+    raise ConfigurationError(f"kind must be one of {', '.join(allowed)}, got {describe(kind)}")
 
 
 def check_kind(kind: object) -> EntryKind:

@@ -88,10 +88,15 @@ _MISSING = object()
 def _fields(value: object, names: tuple[str, ...], argument: str, kind: str) -> list[str]:
     out: list[str] = []
     for name in names:
-        if isinstance(value, Mapping):
-            field = value.get(name, _MISSING)
-        else:
-            field = getattr(value, name, _MISSING)
+        try:
+            if isinstance(value, Mapping):
+                field = value.get(name, _MISSING)
+            else:
+                field = getattr(value, name, _MISSING)
+        except Exception as error:  # the caller's object raised: a ref we cannot read
+            raise InvalidRefError(
+                f"{argument}: cannot read {kind}.{name}: {type(error).__name__}"
+            ) from error
         if field is _MISSING:
             raise InvalidRefError(
                 f"{argument}: expected a {kind} (object or dict), missing field {name!r}"

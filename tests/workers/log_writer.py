@@ -80,20 +80,35 @@ def spawn(mode: str, root: Path, *args: str | Path) -> subprocess.Popen[bytes]:
     )
 
 
-def run_verify(root: Path, url: str | None = None) -> subprocess.CompletedProcess[str]:
-    """`python -m auki_session --root ROOT [--url URL] --json verify`, as a separate process."""
+def start_verify(root: Path, url: str | None = None) -> subprocess.Popen[str]:
+    """`python -m auki_session --root ROOT [--url URL] --json verify`, started as a separate
+    process (stdout and stderr piped, as text)."""
     command = [sys.executable, "-m", "auki_session", "--root", str(root), "--json"]
     if url is not None:
         command += ["--url", url]
-    return subprocess.run(
+    return subprocess.Popen(
         [*command, "verify"],
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
         cwd=REPO,
         env={**os.environ, "PYTHONPATH": str(REPO)},
-        timeout=120,
-        check=False,
     )
+
+
+def finish_verify(process: subprocess.Popen[str]) -> subprocess.CompletedProcess[str]:
+    """Wait (at most two minutes) for a started `verify`; what it did."""
+    try:
+        out, err = process.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        out, err = process.communicate()
+    return subprocess.CompletedProcess(process.args, process.returncode, out, err)
+
+
+def run_verify(root: Path, url: str | None = None) -> subprocess.CompletedProcess[str]:
+    """`python -m auki_session --root ROOT [--url URL] --json verify`, run to its end."""
+    return finish_verify(start_verify(root, url))
 
 
 def describe(done: subprocess.CompletedProcess[str]) -> str:
