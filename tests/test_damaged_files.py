@@ -7,6 +7,7 @@ may catch either), never a traceback from deep inside SQLAlchemy, and change not
 from __future__ import annotations
 
 import os
+import resource
 import shutil
 import sqlite3
 import subprocess
@@ -306,3 +307,62 @@ def test_a_read_only_storage_root_refuses_writes_and_serves_reads(tmp_path: Path
             peer.register_frame("new", FrameDef.opengl())
         end_process()
         assert read_only_count(root) == 34
+
+
+def test_a_nested_rollback_on_a_full_disk_undoes_its_files_and_raises_only_the_blocks_error(
+    tmp_path: Path,
+) -> None:
+    with tmpfs(tmp_path / "small", "2m") as disk:
+        root = disk / "store"
+        peer, session, a, b = populated(root)
+        before = snapshot(root)
+        with pytest.raises(RuntimeError, match="abandon"), peer.transaction():  # noqa: SIM117
+            with peer.transaction():
+                pose_log(session, a, b)
+                fill(disk / "filler")  # the undo below runs on a full disk
+                raise RuntimeError("abandon the nested block")
+        assert snapshot(root) == before
+        (disk / "filler").unlink()
+        pose_log(session, a, b)  # and the store goes on
+
+
+def test_running_out_of_file_descriptors_names_the_file_it_could_not_open(root: Path) -> None:
+    """Every attempt fails cleanly: a StoreError naming the journal or the manifest (never a
+    temporary file), nothing changed, and the next attempt with descriptors to spare works."""
+    _, session, a, b = populated(root)
+    before = snapshot(root)
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    messages: list[str] = []
+    try:
+        for spare in range(8):
+            held: list[int] = []
+            try:
+                while True:
+                    held.append(os.open(os.devnull, os.O_RDONLY))
+            except OSError:
+                pass
+            for fd in held[: spare + 1]:
+                os.close(fd)
+            try:
+                pose_log(session, a, b)
+            except StoreError as error:
+                messages.append(str(error))
+            else:
+                messages.append("")
+            finally:
+                for fd in held[spare + 1 :]:
+                    os.close(fd)
+            if messages[-1] == "":
+                break
+            assert snapshot(root) == before, messages[-1]
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    failures = [message for message in messages if message]
+    assert failures, "a registration succeeded with no descriptor to spare"
+    for message in failures:
+        assert ".tmp" not in message.split(":")[0], message
+        assert (
+            "manifest.json" in message
+            or ".auki_session/pending" in message
+            or (str(root / DB) in message)
+        ), message

@@ -35,6 +35,7 @@ __all__ = ["Journal", "pending_logs", "recover"]
 
 _TEMP = re.compile(r"\.manifest\.[0-9a-f]{32}\.tmp")
 _JOURNAL_DEPTH = len(JOURNAL_DIR.parts)
+_CLOSED = Directory(-1, Path())
 _BEING_MADE = ".new"
 """Suffix of a journal between its creation and its lock (invisible to recovery)."""
 
@@ -56,13 +57,14 @@ class _Record:
 class Journal:
     """The manifests one transaction wrote, so they can be undone if it rolls back."""
 
-    __slots__ = ("_fd", "_made", "_name", "records", "root")
+    __slots__ = ("_directory", "_fd", "_made", "_name", "records", "root")
 
     def __init__(self, root: Path) -> None:
         self.root = root
         self.records: list[_Record] = []
         self._fd = -1
         self._name = ""
+        self._directory = _CLOSED
         self._made = _JOURNAL_DEPTH
         """The journal directories from this index on were made by this transaction (a
         rollback removes them)."""
@@ -142,6 +144,7 @@ class Journal:
         if self._fd >= 0:
             os.close(self._fd)
             self._fd = -1
+            self._directory.close()
         self.records.clear()
 
     def finish(self) -> None:
@@ -150,14 +153,14 @@ class Journal:
         replay: harmless, as the outcome is settled."""
         if self._fd >= 0:
             try:
-                with self._pending(create=False) as pending:
-                    os.unlink(self._name, dir_fd=pending.fd)
-                    pending.sync()
+                os.unlink(self._name, dir_fd=self._directory.fd)
+                self._directory.sync()
             except OSError:
                 pass
             finally:
                 os.close(self._fd)  # releases the lock
                 self._fd = -1
+                self._directory.close()
         self.records.clear()
 
     def _pending(self, *, create: bool) -> Directory:
@@ -202,16 +205,18 @@ class Journal:
                 pending.close()  # another transaction's rollback removed the empty directory
                 if attempt == 2:
                     raise
-        with pending:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX)
-                pending.replace(name + _BEING_MADE, name + ".json")
-            except BaseException:
-                os.close(fd)
-                with contextlib.suppress(OSError):
-                    os.unlink(name + _BEING_MADE, dir_fd=pending.fd)
-                raise
-        self._fd, self._name = fd, name + ".json"
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            pending.replace(name + _BEING_MADE, name + ".json")
+        except BaseException:
+            os.close(fd)
+            with contextlib.suppress(OSError):
+                os.unlink(name + _BEING_MADE, dir_fd=pending.fd)
+            pending.close()
+            raise
+        # The directory stays open with the journal: removing the journal must not need a
+        # descriptor the process may not have left (EMFILE) when it fails.
+        self._fd, self._name, self._directory = fd, name + ".json", pending
 
 
 def _error(error: OSError, where: Path, what: str, doing: str = "write") -> StoreError:
