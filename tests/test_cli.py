@@ -454,7 +454,7 @@ def test_a_root_without_a_database_is_a_one_line_error(
     ("content", "expected"),
     [
         (b"this is not a database, just some text\n" * 100, "not a database"),
-        (b"", "not an auki-session database"),
+        (b"", "no auki-session schema yet"),
     ],
 )
 def test_a_file_that_is_not_a_store_is_a_one_line_error(

@@ -105,6 +105,7 @@ def test_read_commands_leave_a_pending_journal_and_its_manifest_alone(
         "peer_id": "galbot",
         "resource_id": "ghost",
         "temp": f".manifest.{'0' * 32}.tmp",
+        "made": 1,
     }
     journal.write_text(json.dumps(record) + "\n")
     before = state(copied.root)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -79,16 +80,18 @@ def test_verify_beside_a_writer_finds_nothing_wrong(tmp_path: Path) -> None:
     final = run_verify(root)
     assert final.returncode == 0, describe(final)
     assert json.loads(final.stdout)["logs"] == figures.logs
+    in_flight = sum(bool(json.loads(done.stdout)["warnings"]) for _, _, done in runs)
     print(
         f"\nlive verify: {len(runs)} verify runs ({min(r[0] for r in runs):.2f}-"
-        f"{max(r[0] for r in runs):.2f} s each) beside a writer that acknowledged "
-        f"{sum(r[1] for r in runs)} registrations meanwhile; writer: {summary['steps']} steps, "
+        f"{max(r[0] for r in runs):.2f} s each, {in_flight} of them found a transaction's "
+        f"journal) beside a writer that acknowledged {sum(r[1] for r in runs)} registrations "
+        f"meanwhile; writer: {summary['steps']} steps, "
         f"{summary['logs']} logs, {summary['transactions']} transactions "
         f"({summary['rollbacks']} rolled back); {figures.logs} logs in the end"
     )
 
 
-def describe_worker(process: Any) -> str:
+def describe_worker(process: subprocess.Popen[bytes]) -> str:
     out, err = process.communicate(timeout=10)
     return f"the writer exited {process.returncode}: {out.decode()} {err.decode()}"
 
@@ -113,7 +116,7 @@ def test_verify_while_the_store_is_created_never_says_it_is_not_ours(tmp_path: P
         root = tmp_path / f"store{creation}"
         creator = spawn("create", root)
         results: list[tuple[str, int, str]] = []
-        processes = []
+        processes: list[subprocess.Popen[str]] = []
         try:
             wait_for_line(creator, "ready")
             for index in range(VERIFY_PROCESSES):
@@ -128,10 +131,11 @@ def test_verify_while_the_store_is_created_never_says_it_is_not_ours(tmp_path: P
                 done = finish_verify(process)
                 results.append(("process", done.returncode, done.stderr))
         finally:
-            for process in [creator, *processes]:
-                if process.poll() is None:
-                    process.kill()
-                    process.wait()
+            everything: list[subprocess.Popen[Any]] = [creator, *processes]
+            for started in everything:
+                if started.poll() is None:
+                    started.kill()
+                    started.wait()
         assert finish(creator).splitlines()[-1] == "created"
         for how, code, err in results:
             runs += 1

@@ -105,13 +105,19 @@ def make_outside(tmp_path: Path, *below: str) -> Path:
     return outside
 
 
-def forge_journal(root: Path, *records: dict[str, str], name: str = f"1-{HEX}.json") -> Path:
-    """A journal of a writer that is gone (nobody holds its lock), one JSON line per record."""
+def forge_journal(root: Path, *records: dict[str, object], name: str = f"1-{HEX}.json") -> Path:
+    """A journal of a writer that is gone (nobody holds its lock), one JSON line per record;
+    each claims to have made every directory of its log's path (the most an undo removes)."""
     pending = root / ".auki_session" / "pending"
     pending.mkdir(parents=True, exist_ok=True)
     journal = pending / name
-    journal.write_text("".join(json.dumps(record) + "\n" for record in records))
+    lines = [json.dumps({"made": MADE_ALL, **record}) + "\n" for record in records]
+    journal.write_text("".join(lines))
     return journal
+
+
+MADE_ALL = 4
+"""<session>/logs/<peer>/<one-segment resource id>: the deepest claim a record can make."""
 
 
 def reopen(root: Path) -> int:
@@ -239,6 +245,7 @@ def test_journals_reached_through_a_linked_journal_directory_are_never_replayed_
         "peer_id": PEER,
         "resource_id": "cam",
         "temp": TEMP,
+        "made": MADE_ALL,
     }
     (outside / "pending" / f"1-{HEX}.json").write_text(json.dumps(record) + "\n")
     (root / ".auki_session").symlink_to(outside, target_is_directory=True)
@@ -346,7 +353,13 @@ def test_a_journal_that_is_a_link_to_an_outside_file_leaves_that_file_alone(
     target = outside / "journal.json"
     target.write_text(
         json.dumps(
-            {"session_id": session.session_id, "peer_id": PEER, "resource_id": "cam", "temp": TEMP}
+            {
+                "session_id": session.session_id,
+                "peer_id": PEER,
+                "resource_id": "cam",
+                "temp": TEMP,
+                "made": MADE_ALL,
+            }
         )
         + "\n"
     )
@@ -369,7 +382,13 @@ def test_a_journal_that_is_a_hard_link_to_an_outside_file_leaves_that_file_alone
     target = outside / "journal.json"
     target.write_text(
         json.dumps(
-            {"session_id": session.session_id, "peer_id": PEER, "resource_id": "cam", "temp": TEMP}
+            {
+                "session_id": session.session_id,
+                "peer_id": PEER,
+                "resource_id": "cam",
+                "temp": TEMP,
+                "made": MADE_ALL,
+            }
         )
         + "\n"
     )

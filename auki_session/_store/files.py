@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import fcntl
 import os
 import stat
 from collections.abc import Iterator, Sequence
@@ -92,6 +93,40 @@ class Directory:
                 "writes or removes anything through one (remove it, or choose another id)"
             )
         return error
+
+    def lock(self) -> None:
+        """Take this process's exclusive lock on the directory (held until the descriptor is
+        closed): processes sharing a root make and remove log directories one at a time."""
+        fcntl.flock(self.fd, fcntl.LOCK_EX)
+
+    def make_path(self, names: Sequence[str]) -> tuple[Directory, int]:
+        """The directory at `names`, made where missing; and how many of the last names this
+        call made (so that undoing it removes those and no other)."""
+        current = Directory(os.dup(self.fd), self.path)
+        made = 0
+        try:
+            for name in names:
+                existed = current.kind(name) is not None
+                following = current.child(name, create=True)
+                current.close()
+                current = following
+                made = 0 if existed else made + 1
+        except BaseException:
+            current.close()
+            raise
+        return current, made
+
+    def remove_made(self, names: Sequence[str], made: int) -> None:
+        """Undo `make_path(names)` that made the last `made` names: remove those, from the
+        deepest up, while they are empty."""
+        if made <= 0:
+            return
+        try:
+            parent = self.walk(names[: len(names) - made])
+        except OSError:
+            return
+        with parent:
+            parent.remove_empty_dirs(names[len(names) - made :])
 
     def walk(self, names: Sequence[str], *, create: bool = False) -> Directory:
         """The directory at `names` below this one (a new descriptor), each step as `child`."""

@@ -22,6 +22,7 @@ import json
 import os
 import re
 import stat
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -37,6 +38,9 @@ _TEMP = re.compile(r"\.manifest\.[0-9a-f]{32}\.tmp")
 _JOURNAL_DEPTH = len(JOURNAL_DIR.parts)
 _CLOSED = Directory(-1, Path())
 _BEING_MADE = ".new"
+_UNMADE_AGE = 60.0
+"""Seconds after which a journal still being made is known abandoned (making one takes
+microseconds) where no database lock tells."""
 """Suffix of a journal between its creation and its lock (invisible to recovery)."""
 
 
@@ -48,6 +52,8 @@ class _Record:
     peer_id: str
     resource_id: str
     temp: str
+    made: int
+    """How many of the last names of the log's path this write made (undo removes those)."""
 
     @property
     def parts(self) -> tuple[str, ...]:
@@ -74,17 +80,20 @@ class Journal:
         durably; returns the directory. A manifest already there belongs to another log whose
         directory this one's would share (names equal but for case, or a Rust SDK process's):
         refused."""
-        record = _Record(session_id, peer_id, resource_id, f".manifest.{uuid.uuid4().hex}.tmp")
+        temp = f".manifest.{uuid.uuid4().hex}.tmp"
         journal = self.root / JOURNAL_DIR
         try:
             if self._fd < 0:
                 self._create()
         except OSError as error:
             raise _error(error, journal, f"the journal of log {resource_id!r}") from error
-        target = self.root.joinpath(*record.parts, MANIFEST)
+        parts = log_parts(session_id, peer_id, resource_id)
+        target = self.root.joinpath(*parts, MANIFEST)
+        recorded = False
         try:
             with Directory.open(self.root) as root:
-                directory = root.walk(record.parts, create=True)
+                root.lock()  # no other process makes or removes log directories meanwhile
+                directory, made = root.make_path(parts)
                 with directory:
                     try:
                         if directory.kind(MANIFEST) is not None:
@@ -96,15 +105,16 @@ class Journal:
                                 "or Unicode form collide on some file systems, or another "
                                 "program's); choose another id"
                             )
-                        self._append(record)
+                        self._append(_Record(session_id, peer_id, resource_id, temp, made))
+                        recorded = True
                     except BaseException:
-                        root.remove_empty_dirs(record.parts)  # the ones this call made
+                        root.remove_made(parts, made)
                         raise
-                    directory.write_new(record.temp, data)
-                    directory.replace(record.temp, MANIFEST)
+                    directory.write_new(temp, data)
+                    directory.replace(temp, MANIFEST)
                     return directory.path
         except OSError as error:
-            if isinstance(error, StoreError) or self.records[-1:] == [record]:
+            if recorded or isinstance(error, StoreError):
                 raise _error(error, target, f"the manifest of log {resource_id!r}") from error
             raise _error(error, journal, f"the journal of log {resource_id!r}") from error
 
@@ -115,15 +125,20 @@ class Journal:
     def undo(self, mark: int = 0) -> None:
         """Remove the manifests and directories written since `mark`, newest first, durably.
         (Their records stay in the journal: replaying them finds nothing left to remove.)"""
-        while len(self.records) > mark:
-            record = self.records[-1]
-            try:
-                _undo(self.root, record)
-            except OSError as error:
-                where = self.root.joinpath(*record.parts, MANIFEST)
-                what = f"the manifest of log {record.resource_id!r}"
-                raise _error(error, where, what, "undo") from error
-            self.records.pop()
+        if len(self.records) <= mark:
+            return
+        record = self.records[-1]
+        try:
+            with Directory.open(self.root) as root:
+                root.lock()
+                while len(self.records) > mark:
+                    record = self.records[-1]
+                    _undo(root, record)
+                    self.records.pop()
+        except OSError as error:
+            where = self.root.joinpath(*record.parts, MANIFEST)
+            what = f"the manifest of log {record.resource_id!r}"
+            raise _error(error, where, what, "undo") from error
 
     def discard(self) -> None:
         """Undo every manifest, then remove the journal (and its directories, when empty)."""
@@ -174,6 +189,7 @@ class Journal:
                 "peer_id": record.peer_id,
                 "resource_id": record.resource_id,
                 "temp": record.temp,
+                "made": record.made,
             }
         )
         view = memoryview((line + "\n").encode("utf-8", "surrogatepass"))
@@ -226,24 +242,20 @@ def _error(error: OSError, where: Path, what: str, doing: str = "write") -> Stor
     return StoreError(f"{where}: cannot {doing} {what}: {error.strerror or error}")
 
 
-def _undo(root: Path, record: _Record) -> None:
+def _undo(root: Directory, record: _Record) -> None:
     """Remove what one record's write left (its temporary file, its manifest, then the
-    directories of its path that are left empty), durably, never through a link."""
+    directories it made, when left empty), durably, never through a link. The caller holds
+    the root's lock."""
     try:
-        top = Directory.open(root)
-    except OSError:
-        return
-    with top:
-        try:
-            directory = top.walk(record.parts)
-        except OSError:
-            return
-        with directory:
-            removed = directory.remove_file(record.temp)
-            removed = directory.remove_file(MANIFEST) or removed
-            if removed:
-                directory.sync()
-        top.remove_empty_dirs(record.parts)
+        directory = root.walk(record.parts)
+    except FileNotFoundError:
+        return  # already undone
+    with directory:
+        removed = directory.remove_file(record.temp)
+        removed = directory.remove_file(MANIFEST) or removed
+        if removed:
+            directory.sync()
+    root.remove_made(record.parts, record.made)
 
 
 def _parse(line: bytes) -> _Record | None:
@@ -255,7 +267,8 @@ def _parse(line: bytes) -> _Record | None:
     if not isinstance(item, dict):
         return None
     values = [item.get(key) for key in ("session_id", "peer_id", "resource_id", "temp")]
-    if not all(type(value) is str for value in values):
+    made = item.get("made")
+    if not all(type(value) is str for value in values) or type(made) is not int:
         return None
     session_id, peer_id, resource_id, temp = (str(value) for value in values)
     try:
@@ -265,9 +278,12 @@ def _parse(line: bytes) -> _Record | None:
         check_peer_path(peer_id)
     except InvalidIdError:
         return None
+    parts = log_parts(session_id, peer_id, resource_id)
     if "/" in session_id or "/" in peer_id or not _TEMP.fullmatch(temp):
         return None
-    return _Record(session_id, peer_id, resource_id, temp)
+    if not 0 <= made <= len(parts):
+        return None
+    return _Record(session_id, peer_id, resource_id, temp, made)
 
 
 def _open_journal(pending: Directory, name: str) -> int:
@@ -292,51 +308,83 @@ def _records(fd: int) -> Iterator[_Record]:
                 yield record
 
 
-def recover(root: Path, committed: Callable[[str, str], bool]) -> int:
+def recover(root: Path, committed: Callable[[str, str], bool], *, exclusive: bool) -> int:
     """Replay the journals of writers that are gone: remove each manifest whose log never
     committed (kept when it did) and each interrupted write's temporary file. A journal whose
-    lock is held belongs to a live transaction and is left alone. Returns how many manifests
-    were removed."""
+    lock is held belongs to a live transaction and is left alone. A journal still being made
+    (`.new`, no records) is removed when `exclusive` (the caller holds the database's write
+    lock, under which journals are made), else only once it is a minute old. Returns how many
+    manifests were removed."""
     removed = 0
     try:
-        with Directory.open(root) as opened:
-            pending = opened.walk(JOURNAL_DIR.parts)
+        top = Directory.open(root)
     except OSError:
         return 0
-    with pending:
-        for name in sorted(pending.names()):
-            if not name.endswith((".json", _BEING_MADE)):
-                continue
-            fd = _open_journal(pending, name)
-            if fd < 0:
-                continue  # gone meanwhile, a link (never followed), or not a file
-            try:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                except BlockingIOError:
-                    continue  # its writer is alive
-                here = os.stat(name, dir_fd=pending.fd, follow_symlinks=False)
-                if not os.path.samestat(os.fstat(fd), here):
-                    continue  # replaced since opened: look again next time
-                for record in _records(fd):
-                    if committed(record.session_id, record.resource_id):
-                        _remove_temp(root, record)
-                    else:
-                        _undo(root, record)
-                        removed += 1
-                os.unlink(name, dir_fd=pending.fd)
-                pending.sync()
-            except OSError:
-                continue  # left for the next open (the store must open whatever one holds)
-            finally:
-                os.close(fd)
+    with top:
+        try:
+            pending = top.walk(JOURNAL_DIR.parts)
+        except OSError:
+            return 0
+        top.lock()
+        with pending:
+            for name in sorted(pending.names()):
+                if name.endswith(".json"):
+                    removed += _replay(top, pending, name, committed)
+                elif name.endswith(_BEING_MADE):
+                    _remove_unmade(pending, name, exclusive)
     return removed
 
 
-def _remove_temp(root: Path, record: _Record) -> None:
+def _replay(
+    root: Directory, pending: Directory, name: str, committed: Callable[[str, str], bool]
+) -> int:
+    fd = _open_journal(pending, name)
+    if fd < 0:
+        return 0  # gone meanwhile, a link (never followed), or not a file
+    removed = 0
     try:
-        with Directory.open(root) as opened:
-            directory = opened.walk(record.parts)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return 0  # its writer is alive
+        here = os.stat(name, dir_fd=pending.fd, follow_symlinks=False)
+        if not os.path.samestat(os.fstat(fd), here):
+            return 0  # replaced since opened: look again next time
+        for record in _records(fd):
+            if committed(record.session_id, record.resource_id):
+                _remove_temp(root, record)
+            else:
+                _undo(root, record)
+                removed += 1
+        os.unlink(name, dir_fd=pending.fd)
+        pending.sync()
+    except OSError:
+        pass  # left for the next open (the store must open whatever a journal holds)
+    finally:
+        os.close(fd)
+    return removed
+
+
+def _remove_unmade(pending: Directory, name: str, exclusive: bool) -> None:
+    """Remove a journal whose writer died between making it and locking it (it holds no
+    record); a live writer's is left alone."""
+    fd = _open_journal(pending, name)
+    if fd < 0:
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        if exclusive or time.time() - os.fstat(fd).st_mtime > _UNMADE_AGE:
+            os.unlink(name, dir_fd=pending.fd)
+            pending.sync()
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _remove_temp(root: Directory, record: _Record) -> None:
+    try:
+        directory = root.walk(record.parts)
     except OSError:
         return
     with directory:

@@ -13,6 +13,7 @@ from .tables import VERSION_TABLE
 __all__ = [
     "HEAD",
     "REVISIONS",
+    "EmptyDatabaseError",
     "check_known",
     "check_readable",
     "current_revision",
@@ -55,11 +56,21 @@ def check_known(revision: str | None, where: str) -> None:
         )
 
 
+class EmptyDatabaseError(StoreError):
+    """A database with no tables at all: a store being created, or one never used."""
+
+
 def check_readable(engine: Engine, where: str) -> None:
     """Refuse, without writing, a database that lacks our schema or has a newer one."""
     with engine.connect() as connection:
         revision = current_revision(connection)
+        empty = revision is None and not _has_foreign_tables(connection)
         connection.rollback()
+    if empty:
+        raise EmptyDatabaseError(
+            f"{where}: no auki-session schema yet: the database is empty (a store being "
+            "created, or one never used)"
+        )
     if revision is None:
         raise StoreError(f"{where}: not an auki-session database (no schema version)")
     check_known(revision, where)

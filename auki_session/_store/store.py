@@ -11,6 +11,7 @@ from __future__ import annotations
 import atexit
 import os
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -41,6 +42,8 @@ __all__ = [
 ]
 
 _T = TypeVar("_T")
+_CREATION_WAIT = 2.0
+"""Seconds a one-time read waits for a store being created to get its schema."""
 _IDLE_MAX = 4
 """Connections a store keeps checked out between calls, for reads and for writes each."""
 
@@ -264,7 +267,8 @@ def _recover(root: Path, engine: Engine) -> None:
     except OSError:
         return
     with for_writing(engine.connect()) as connection, connection.begin():
-        recover(root, Reader(_location(root, None), connection).has_log)
+        exclusive = connection.dialect.name == "sqlite"  # holding the write lock
+        recover(root, Reader(_location(root, None), connection).has_log, exclusive=exclusive)
 
 
 def read_snapshot(root: Path, read: Callable[[Reader], _T], *, url: str | None = None) -> _T:
@@ -275,10 +279,18 @@ def read_snapshot(root: Path, read: Callable[[Reader], _T], *, url: str | None =
     is repeated when the file changed meanwhile (a writer opened it).
     """
     path = root / DB_FILENAME
-    for _ in range(3):
+    deadline = time.monotonic() + _CREATION_WAIT
+    changed = 0
+    while True:
         before = None if url is not None else _fingerprint(path)
         idle = before is not None and not before[0]
-        store = open_store(root, url=url, readonly=True, snapshot=idle)
+        try:
+            store = open_store(root, url=url, readonly=True, snapshot=idle)
+        except migrate.EmptyDatabaseError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)  # a writer is creating the store: read it once it exists
+            continue
         try:
             with store.read() as reader:
                 result = read(reader)
@@ -286,7 +298,9 @@ def read_snapshot(root: Path, read: Callable[[Reader], _T], *, url: str | None =
             store.close()
         if not idle or _fingerprint(path) == before:
             return result
-    raise StoreError(f"{path}: the database kept changing while it was read; try again")
+        changed += 1
+        if changed == 3:
+            raise StoreError(f"{path}: the database kept changing while it was read; try again")
 
 
 def _fingerprint(path: Path) -> tuple[bool, int, int, int] | None:

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import fcntl
 import json
 import os
 import random
@@ -109,6 +110,13 @@ def finish_verify(process: subprocess.Popen[str]) -> subprocess.CompletedProcess
 def run_verify(root: Path, url: str | None = None) -> subprocess.CompletedProcess[str]:
     """`python -m auki_session --root ROOT [--url URL] --json verify`, run to its end."""
     return finish_verify(start_verify(root, url))
+
+
+def tell(process: subprocess.Popen[bytes], line: str) -> None:
+    """Write a line to a worker's stdin (what it waits for)."""
+    assert process.stdin is not None
+    process.stdin.write(f"{line}\n".encode())
+    process.stdin.flush()
 
 
 def describe(done: subprocess.CompletedProcess[str]) -> str:
@@ -346,14 +354,14 @@ def pause(args: argparse.Namespace) -> int:
         sys.stdin.readline()
 
     if args.at == "journal":
-        real = journal.fcntl
+        real = fcntl
 
         def flock(fd: int, operation: int) -> None:
             if operation == real.LOCK_EX and not paused:  # the writer's own, blocking lock
                 wait()
             real.flock(fd, operation)
 
-        journal.fcntl = SimpleNamespace(  # type: ignore[assignment]
+        journal.fcntl = SimpleNamespace(  # type: ignore[attr-defined,assignment]
             flock=flock, LOCK_EX=real.LOCK_EX, LOCK_NB=real.LOCK_NB, LOCK_UN=real.LOCK_UN
         )
     else:
