@@ -27,6 +27,7 @@ from .errors import (
     ConfigurationError,
     DuplicateLogError,
     EntryTooLargeError,
+    IdentityError,
     InvalidEntryError,
     InvalidIdError,
     InvalidRefError,
@@ -37,6 +38,7 @@ from .errors import (
 )
 from .peer import Peer
 from .session import Session
+from .wallet import Wallet, peer_public_key, verify
 
 __all__ = [
     "ArgumentTypeError",
@@ -50,6 +52,7 @@ __all__ = [
     "EntryTooLargeError",
     "FrameDef",
     "HeadSpec",
+    "IdentityError",
     "InvalidEntryError",
     "InvalidIdError",
     "InvalidRefError",
@@ -69,6 +72,9 @@ __all__ = [
     "TimeTransformLogHandle",
     "TimeTransformLogSpec",
     "UnresolvedRefError",
+    "Wallet",
     "canonical_json",
     "content_hash",
+    "peer_public_key",
+    "verify",
 ]

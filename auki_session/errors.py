@@ -9,6 +9,7 @@ __all__ = [
     "ConfigurationError",
     "DuplicateLogError",
     "EntryTooLargeError",
+    "IdentityError",
     "InvalidEntryError",
     "InvalidIdError",
     "InvalidRefError",
@@ -70,3 +71,8 @@ class ArgumentTypeError(AukiSessionError, TypeError):
 class ConfigurationError(AukiSessionError, ValueError):
     """A setting is not usable: an app id, storage root, database URL, durability or entry
     kind; the message names it."""
+
+
+class IdentityError(AukiSessionError, ValueError):
+    """A key, seed, signature or peer id is not what an Auki identity needs; the message says
+    which and why."""
