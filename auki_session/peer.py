@@ -22,13 +22,15 @@ from ._domain.entries import (
     frame_entry,
     sensor_entry,
 )
+from ._domain.identity import PEER_KEY_LABEL
 from ._domain.ids import lookup_text, validate_peer_id
 from ._domain.refs import RegistryRef, as_registry_ref
 from ._domain.sessions import SessionInfo
 from ._store.engines import DURABILITY, Durability
 from ._store.store import Store, shared_store
-from ._store.transaction import Transaction
+from ._store.transaction import Signer, Transaction
 from .errors import ArgumentTypeError, ConfigurationError, NotFoundError
+from .wallet import Wallet
 
 if TYPE_CHECKING:
     from .session import Session
@@ -49,6 +51,8 @@ class Peer:
         "_durability",
         "_peer_id",
         "_read_only",
+        "_seed_path",
+        "_signer",
         "_storage_root",
         "_storage_url",
     )
@@ -65,6 +69,39 @@ class Peer:
         self._read_only = False
         self._bound: Store | None = None
         self._durability: Durability = "full"
+        self._signer: Signer | None = None
+        self._seed_path: str | None = None
+
+    @classmethod
+    def from_wallet(cls, wallet: Wallet, app_id: str) -> Peer:
+        """The peer of an Auki wallet: its peer id is that of the wallet's `peer/v1` child key,
+        which signs every record this peer writes (entries, changes of current version,
+        sessions, logs), so anyone holding only the peer id can verify them."""
+        if not isinstance(wallet, Wallet):
+            raise ArgumentTypeError(f"wallet must be a Wallet, got {type(wallet).__name__}")
+        key = wallet.derive_child(PEER_KEY_LABEL)
+        peer = cls(key.peer_id, app_id)
+        peer._signer = key.sign
+        peer._seed_path = wallet.path
+        return peer
+
+    @property
+    def signed(self) -> bool:
+        """Whether this peer signs what it writes (it was made from a wallet)."""
+        return self._signer is not None
+
+    def _check_seed_outside_root(self) -> None:
+        """A store is copied off robots and pushed; a wallet seed must not travel with it."""
+        if self._seed_path is None:
+            return
+        root = os.path.realpath(self._storage_root)
+        seed = os.path.realpath(self._seed_path)
+        if os.path.commonpath([root, seed]) == root:
+            raise ConfigurationError(
+                f"wallet seed {self._seed_path} is inside the storage root {self._storage_root}: "
+                "a store is copied and pushed, a seed must not travel with it; keep it outside "
+                "(for example ~/.auki/<app>/identity.seed)"
+            )
 
     def __repr__(self) -> str:
         return (
@@ -115,7 +152,13 @@ class Peer:
             raise ConfigurationError("storage root must be a non-empty path")
         if "\0" in root:
             raise ConfigurationError(f"storage root must not contain NUL: {root!r}")
+        previous = self._storage_root
         self._storage_root = str.__str__(root)
+        try:
+            self._check_seed_outside_root()
+        except ConfigurationError:
+            self._storage_root = previous
+            raise
         self._read_only = _flag(read_only, "read_only")
         self._bound = None
         return self
@@ -157,6 +200,7 @@ class Peer:
         the working directory then) until the root or URL changes or the store is closed."""
         bound = self._bound
         if bound is None or bound.closed:
+            self._check_seed_outside_root()
             bound = self._bound = shared_store(
                 self._storage_root, self._storage_url, readonly=self._read_only
             )
@@ -174,9 +218,9 @@ class Peer:
         store = self._store()
         open_transaction = store.transaction_of(self)
         if open_transaction is not None:
-            return open_transaction.stage_entry(entry)
+            return open_transaction.stage_entry(entry, self._signer)
         with Transaction(store, self, self._durability) as transaction:
-            return transaction.put_entry(entry)
+            return transaction.put_entry(entry, self._signer)
 
     def register_frame(self, frame_id: str, frame: object) -> RegistryRef:
         """Register (a version of) a coordinate frame; `frame` is a FrameDef."""
@@ -207,9 +251,9 @@ class Peer:
         monotonic = clock_entry(self._peer_id, session_id, monotonic_id, MONOTONIC_BODY)
         utc = clock_entry(self._peer_id, session_id, utc_id, UTC_BODY)
         with self._write() as transaction:
-            transaction.create_session(session_id, self._peer_id, self._app_id)
-            transaction.put_entry(monotonic)
-            transaction.put_entry(utc)
+            transaction.create_session(session_id, self._peer_id, self._app_id, self._signer)
+            transaction.put_entry(monotonic, self._signer)
+            transaction.put_entry(utc, self._signer)
         return Session._bind(self, session_id, self._app_id, (monotonic.ref, utc.ref))
 
     def open_session(self, session_id: str) -> Session:

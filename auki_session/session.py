@@ -113,7 +113,7 @@ class Session:
     def _register_log(self, spec: LogSpec, handle: type[_Handle]) -> _Handle:
         plan = plan_log(self.peer_id, self._app_id, self._session_id, spec)
         with self._peer._write() as transaction:
-            root = transaction.add_log(self._session_id, self.peer_id, plan)
+            root = transaction.add_log(self._session_id, self.peer_id, plan, self._peer._signer)
         return handle(plan.resource_id, str(root), LogRef(self.peer_id, plan.resource_id))
 
     def register_sensor_log(self, spec: SensorLogSpec) -> SensorLogHandle:

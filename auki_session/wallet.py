@@ -19,7 +19,8 @@ __all__ = ["Wallet", "peer_public_key", "verify"]
 class Wallet:
     """An Ed25519 key made from a 32-byte seed (RFC 8032), as the Auki SDK's wallet."""
 
-    __slots__ = ("_public_key", "_seed")
+    __slots__ = ("_path", "_public_key", "_seed")
+    _path: str | None
     _public_key: bytes
     _seed: bytes
 
@@ -35,6 +36,7 @@ class Wallet:
         if len(raw) != identity.SEED_BYTES:
             raise IdentityError(f"a wallet seed is {identity.SEED_BYTES} bytes, got {len(raw)}")
         wallet = object.__new__(cls)
+        wallet._path = None
         wallet._seed = raw
         wallet._public_key = identity.public_key_from_seed(raw)
         return wallet
@@ -51,10 +53,17 @@ class Wallet:
         except FileNotFoundError:
             _write_seed(file, os.urandom(identity.SEED_BYTES))
             seed = _read_seed(file)
-        return cls.from_seed(seed)
+        wallet = cls.from_seed(seed)
+        wallet._path = str(file)
+        return wallet
 
     def __repr__(self) -> str:
         return f"Wallet(peer_id={self.peer_id!r})"
+
+    @property
+    def path(self) -> str | None:
+        """The seed file this wallet was loaded from (None: made from bytes)."""
+        return self._path
 
     @property
     def seed(self) -> bytes:

@@ -118,7 +118,7 @@ def test_demo_registers_the_robot_and_prints_what_the_store_holds(
     assert run.err == ""
     for text in (
         f"Registered the demo robot {DEMO_PEER_ID}",
-        "0003_without_rowid (current)",
+        "0004_signatures (current)",
         "base_link",
         "head_left_optical",
         "camera rgb, 1280x720 RGB8, 30 Hz, in head_left_optical",
@@ -176,7 +176,7 @@ def test_summary_counts_peers_kinds_sessions_and_logs(
     assert [peer["peer_id"] for peer in value["peers"]] == ["galbot", "spot"]
     human = cli(capsys, "--root", api.root, "summary")
     assert human.code == 0
-    assert "0003_without_rowid (current)" in human.out
+    assert "0004_signatures (current)" in human.out
     assert "galbot-ctrl, galbot-vision" in human.out
 
 

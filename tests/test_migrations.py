@@ -289,7 +289,7 @@ def test_the_rowid_migration_keeps_every_row_both_ways(tmp_path: Path) -> None:
     assert before["heads"] and before["clocks"] and len(before["log_refs"]) == 2
     engine = make_engine(db)
     with for_writing(engine.connect()) as connection, connection.begin():
-        migrate.upgrade(connection, "head")
+        migrate.upgrade(connection, "0003_without_rowid")
     assert _rows(db) == before
     assert _without_rowid(db) == {"heads", "clocks", "log_refs"}
 

@@ -100,6 +100,8 @@ class Entry:
     session_id: str | None
     canonical_json: str
     registered_at: str
+    signature: str | None = None
+    """Hex Ed25519 signature of `canonical_json` by the peer's key (None: unsigned)."""
 
     @property
     def ref(self) -> RegistryRef:

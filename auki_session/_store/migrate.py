@@ -25,7 +25,7 @@ __all__ = [
 _MIGRATION_LOCK_KEY = 0x61756B69
 
 # Every revision this code knows, oldest first; the last is the schema the code runs on.
-REVISIONS = ("0001_initial", "0002_views", "0003_without_rowid")
+REVISIONS = ("0001_initial", "0002_views", "0003_without_rowid", "0004_signatures")
 HEAD = REVISIONS[-1]
 
 

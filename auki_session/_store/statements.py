@@ -55,6 +55,7 @@ __all__ = [
     "PEER_SUMMARIES",
     "REGISTERED",
     "RELEASE",
+    "RESERVE_SEQUENCE",
     "ROLLBACK_TO",
     "SAVEPOINT",
     "SESSION",
@@ -111,12 +112,15 @@ def _equal(table: Table, names: tuple[str, ...]) -> list[Any]:
 # --- writing ----------------------------------------------------------------------------------
 
 
+_CHANGE = ("hash", "updated_at", "signature", "sequence")
+
+
 def _upsert(dialect: Dialect, table: Table, key: tuple[str, ...]) -> Any:
     """Insert a head row, or point the existing one at the new hash (if it differs)."""
-    statement = insert_for(dialect, table).values(_binds(*key, "hash", "updated_at"))
+    statement = insert_for(dialect, table).values(_binds(*key, *_CHANGE))
     return statement.on_conflict_do_update(
         index_elements=list(key),
-        set_={"hash": statement.excluded.hash, "updated_at": statement.excluded.updated_at},
+        set_={name: statement.excluded[name] for name in _CHANGE},
         where=table.c.hash != statement.excluded.hash,
     )
 
@@ -139,32 +143,61 @@ INSERT_PEER = Statement(
         .on_conflict_do_nothing()
     ),
 )
-_ENTRY_ROW = ("hash", "kind", "peer_id", "entry_id", "session_id", "canonical_json")
+_ENTRY_ROW = (
+    "hash",
+    "kind",
+    "peer_id",
+    "entry_id",
+    "session_id",
+    "canonical_json",
+    "registered_at",
+    "signature",
+)
 INSERT_ENTRY = Statement(
     "insert_entry",
-    (*_ENTRY_ROW, "registered_at"),
+    _ENTRY_ROW,
     lambda dialect: (
         insert_for(dialect, entries)
-        .values(_binds(*_ENTRY_ROW, "registered_at"))
+        .values(_binds(*_ENTRY_ROW))
         .on_conflict_do_nothing(index_elements=["hash"])
     ),
 )
 UPSERT_HEAD = Statement(
     "upsert_head",
-    ("peer_id", "kind", "entry_id", "hash", "updated_at"),
+    ("peer_id", "kind", "entry_id", *_CHANGE),
     lambda dialect: _upsert(dialect, heads, ("peer_id", "kind", "entry_id")),
 )
 UPSERT_CLOCK = Statement(
     "upsert_clock",
-    ("session_id", "clock_id", "hash", "updated_at"),
+    ("session_id", "clock_id", *_CHANGE),
     lambda dialect: _upsert(dialect, clocks, ("session_id", "clock_id")),
 )
+RESERVE_SEQUENCE = Statement(
+    "reserve_sequence",
+    ("count", "peer"),
+    lambda _: (
+        peers.update()
+        .where(peers.c.peer_id == bindparam("peer"))
+        .values(sequence=peers.c.sequence + bindparam("count"))
+        .returning(peers.c.sequence)
+    ),
+)
+"""Take the next `count` numbers of a peer's sequence of changes; returns the last."""
+_SESSION_ROW = ("session_id", "peer_id", "app_id", "started_at", "signature")
 INSERT_SESSION = Statement(
     "insert_session",
-    ("session_id", "peer_id", "app_id", "started_at"),
-    lambda _: sessions.insert().values(_binds("session_id", "peer_id", "app_id", "started_at")),
+    _SESSION_ROW,
+    lambda _: sessions.insert().values(_binds(*_SESSION_ROW)),
 )
-_LOG_ROW = ("session_id", "resource_id", "kind", "manifest_json", "head_json", "registered_at")
+_LOG_ROW = (
+    "session_id",
+    "resource_id",
+    "kind",
+    "manifest_json",
+    "head_json",
+    "registered_at",
+    "signature",
+)
 # ON CONFLICT rather than a check first: on a server database two writers may race.
 INSERT_LOG = Statement(
     "insert_log",
@@ -208,6 +241,7 @@ ENTRY_COLUMNS = (
     entries.c.session_id,
     entries.c.canonical_json,
     entries.c.registered_at,
+    entries.c.signature,
 )
 """The columns of an `Entry`, in its field order."""
 

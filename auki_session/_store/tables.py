@@ -47,6 +47,7 @@ peers = Table(
     metadata,
     Column("peer_id", Text, nullable=False),
     Column("first_seen_at", Text, nullable=False),
+    Column("sequence", Integer, nullable=False, server_default="0"),
     PrimaryKeyConstraint("peer_id"),
 )
 
@@ -61,6 +62,7 @@ entries = Table(
     Column("session_id", Text, ForeignKey("sessions.session_id"), nullable=True),
     Column("canonical_json", Text, nullable=False),
     Column("registered_at", Text, nullable=False),
+    Column("signature", Text, nullable=True),
     PrimaryKeyConstraint("id"),
     UniqueConstraint("hash"),
     CheckConstraint("kind IN ('frame', 'sensor', 'detector', 'clock')", name="kind"),
@@ -76,6 +78,8 @@ heads = Table(
     Column("entry_id", Text, nullable=False),
     Column("hash", Text, ForeignKey("entries.hash"), nullable=False),
     Column("updated_at", Text, nullable=False),
+    Column("signature", Text, nullable=True),
+    Column("sequence", Integer, nullable=True),
     PrimaryKeyConstraint("peer_id", "kind", "entry_id"),
     CheckConstraint("kind IN ('frame', 'sensor', 'detector')", name="kind"),
     sqlite_with_rowid=False,
@@ -88,6 +92,7 @@ sessions = Table(
     Column("peer_id", Text, ForeignKey("peers.peer_id"), nullable=False),
     Column("app_id", Text, nullable=False),
     Column("started_at", Text, nullable=False),
+    Column("signature", Text, nullable=True),
     PrimaryKeyConstraint("session_id"),
     Index(None, "peer_id", "session_id"),
 )
@@ -99,6 +104,8 @@ clocks = Table(
     Column("clock_id", Text, nullable=False),
     Column("hash", Text, ForeignKey("entries.hash"), nullable=False),
     Column("updated_at", Text, nullable=False),
+    Column("signature", Text, nullable=True),
+    Column("sequence", Integer, nullable=True),
     PrimaryKeyConstraint("session_id", "clock_id"),
     sqlite_with_rowid=False,
 )
@@ -113,6 +120,7 @@ logs = Table(
     Column("manifest_json", Text, nullable=False),
     Column("head_json", Text, nullable=False),
     Column("registered_at", Text, nullable=False),
+    Column("signature", Text, nullable=True),
     PrimaryKeyConstraint("id"),
     UniqueConstraint("session_id", "resource_id"),
     CheckConstraint("kind IN ('sensor', 'pose', 'time_transform', 'detection')", name="kind"),

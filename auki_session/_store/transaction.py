@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -20,6 +21,7 @@ from .._domain.entries import CanonicalEntry, EntryKind
 from .._domain.layout import DB_FILENAME, directory_keys
 from .._domain.logs import LogPlan
 from .._domain.refs import RegistryRef
+from .._domain.signed import current_record, session_record
 from ..errors import DuplicateLogError, StoreError, UnresolvedRefError
 from . import statements as sql
 from .engines import Durability, for_writing
@@ -30,7 +32,7 @@ from .runner import Runner
 if TYPE_CHECKING:
     from .store import Store
 
-__all__ = ["KNOWN_REFS_MAX", "Learnt", "Transaction", "utc_now"]
+__all__ = ["KNOWN_REFS_MAX", "Learnt", "Signer", "Transaction", "utc_now"]
 
 
 def utc_now() -> str:
@@ -54,6 +56,12 @@ KNOWN_REFS_MAX = 10_000
 """At most this many refs are remembered per open store (a bound on memory)."""
 
 _Staged = tuple[tuple[Any, ...], sql.Statement, tuple[Any, ...]]
+
+Signer = Callable[[bytes], bytes]
+"""Signs bytes with a peer's key (Ed25519, 64-byte signatures)."""
+
+_SEQUENCE_BLOCK = 64
+"""Sequence numbers a transaction of many registrations reserves at once."""
 """A version staged for writing: its entries row, its head statement and head row."""
 
 
@@ -88,6 +96,7 @@ class Transaction:
     __slots__ = (
         "_begun",
         "_directories",
+        "_sequences",
         "_staged",
         "connection",
         "durability",
@@ -111,6 +120,8 @@ class Transaction:
         """Refs `require` found in the database in this transaction (see Learnt)."""
         self.failed: BaseException | None = None
         self._staged: list[_Staged] = []
+        self._sequences: dict[str, list[int]] = {}
+        """Per peer: [next, last] of the sequence numbers this transaction reserved."""
         self._directories: dict[str, dict[str, str]] = {}
         """Per session: each log's directory key (see layout.directory_keys) -> its id."""
 
@@ -244,12 +255,32 @@ class Transaction:
             )
         self.refs_found.add(version)
 
-    def _prepare(self, entry: CanonicalEntry) -> _Staged:
-        """Check an entry's refs and its peer; its version row, head statement and head row."""
+    def _sequence(self, peer_id: str, block: int) -> int:
+        """The peer's next change number, reserved `block` at a time (numbers a transaction
+        leaves unused are gaps: only their order matters)."""
+        reserved = self._sequences.get(peer_id)
+        if reserved is None or reserved[0] > reserved[1]:
+            (last,) = self.run.one(sql.RESERVE_SEQUENCE, (block, peer_id))
+            reserved = self._sequences[peer_id] = [last - block + 1, last]
+        number = reserved[0]
+        reserved[0] += 1
+        return number
+
+    def _prepare(self, entry: CanonicalEntry, signer: Signer | None, block: int) -> _Staged:
+        """Check an entry's refs and its peer; its version row, head statement and head row,
+        signed by `signer` when the peer has a key."""
         for kind, ref in entry.depends_on:
             self.require(f"{entry.kind} {entry.id!r}", kind, kind, ref)
         self.ensure_peer(entry.peer_id)
         now = utc_now()
+        sequence = self._sequence(entry.peer_id, block)
+        signature = head_signature = None
+        if signer is not None:
+            signature = signer(entry.canonical).hex()
+            record = current_record(
+                entry.peer_id, entry.kind, entry.id, entry.hash, sequence, entry.session_id
+            )
+            head_signature = signer(record).hex()
         row = (
             entry.hash,
             entry.kind,
@@ -258,27 +289,29 @@ class Transaction:
             entry.session_id,
             entry.canonical.decode("utf-8"),
             now,
+            signature,
         )
+        change = (entry.hash, now, head_signature, sequence)
         if entry.kind == "clock":
-            return row, sql.UPSERT_CLOCK, (entry.session_id, entry.id, entry.hash, now)
-        return row, sql.UPSERT_HEAD, (entry.peer_id, entry.kind, entry.id, entry.hash, now)
+            return row, sql.UPSERT_CLOCK, (entry.session_id, entry.id, *change)
+        return row, sql.UPSERT_HEAD, (entry.peer_id, entry.kind, entry.id, *change)
 
-    def put_entry(self, entry: CanonicalEntry) -> RegistryRef:
+    def put_entry(self, entry: CanonicalEntry, signer: Signer | None = None) -> RegistryRef:
         """Store a version and make it current; re-registering the current body is a no-op
         (the version is already stored, and the head upsert changes only a different hash)."""
         self.flush()
-        row, upsert, head = self._prepare(entry)
+        row, upsert, head = self._prepare(entry, signer, 1)
         self.run.execute(sql.INSERT_ENTRY, row)
         self.run.execute(upsert, head)
         return entry.ref
 
-    def stage_entry(self, entry: CanonicalEntry) -> RegistryRef:
+    def stage_entry(self, entry: CanonicalEntry, signer: Signer | None = None) -> RegistryRef:
         """put_entry inside `peer.transaction()`: check the version now, write it with the
         transaction's next statement or at its commit, many registrations in one executemany.
         A failed check stages nothing, so the call needs no savepoint of its own; an enclosing
         savepoint that rolls back drops what was staged inside it. If writing the staged rows
         fails, that later statement raises and the transaction refuses to commit."""
-        prepared = self._prepare(entry)  # may flush, which replaces the staged list
+        prepared = self._prepare(entry, signer, _SEQUENCE_BLOCK)  # may flush the staged list
         self._staged.append(prepared)
         return entry.ref
 
@@ -302,14 +335,23 @@ class Transaction:
             self.failed = error
             raise
 
-    def create_session(self, session_id: str, peer_id: str, app_id: str) -> None:
-        """Record a new session."""
+    def create_session(
+        self, session_id: str, peer_id: str, app_id: str, signer: Signer | None = None
+    ) -> None:
+        """Record a new session (signed by `signer` when the peer has a key)."""
         self.flush()
         self.ensure_peer(peer_id)
-        self.run.execute(sql.INSERT_SESSION, (session_id, peer_id, app_id, utc_now()))
+        started_at = utc_now()
+        signature = None
+        if signer is not None:
+            signature = signer(session_record(peer_id, session_id, app_id, started_at)).hex()
+        self.run.execute(sql.INSERT_SESSION, (session_id, peer_id, app_id, started_at, signature))
 
-    def add_log(self, session_id: str, peer_id: str, plan: LogPlan) -> Path:
-        """Record a log and write its manifest; returns the log directory."""
+    def add_log(
+        self, session_id: str, peer_id: str, plan: LogPlan, signer: Signer | None = None
+    ) -> Path:
+        """Record a log (its manifest signed by `signer` when the peer has a key) and write
+        its manifest; returns the log directory."""
         self.flush()
         owner = f"{plan.kind} log {plan.resource_id!r}"
         for use in plan.uses:
@@ -324,6 +366,7 @@ class Transaction:
                 plan.manifest.decode("utf-8"),
                 json.dumps(plan.head, sort_keys=True, separators=(",", ":")),
                 utc_now(),
+                None if signer is None else signer(plan.manifest).hex(),
             ),
         )
         if row is None:
@@ -397,5 +440,6 @@ class _Savepoint:
             transaction.peers_added.clear()  # their rows may have been rolled back
             transaction.refs_found.clear()  # they may have been registered inside the savepoint
             transaction._directories.clear()  # logs of the savepoint no longer claim theirs
+            transaction._sequences.clear()  # its reservations were rolled back
             return
         transaction.run.execute(sql.RELEASE)
