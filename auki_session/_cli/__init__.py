@@ -48,7 +48,9 @@ def _run(args: argparse.Namespace) -> Result:
         return commands.read(root, url, commands.peers)
     if command == "verify":
         disk = scan_disk(root) if url is None or args.root is not None else None
-        return commands.read(root, url, lambda reader: commands.verify(reader, disk))
+        return commands.read(
+            root, url, lambda reader: commands.verify(reader, disk, args.require_signed)
+        )
     if command == "entries":
         return commands.read(
             root, url, lambda r: commands.entries(r, args.peer, args.kind, args.session)

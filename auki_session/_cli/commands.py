@@ -306,12 +306,12 @@ def session(reader: Reader, session_id: str) -> tuple[Result, list[str]]:
     return Result(value, [*header, "", *body]), body
 
 
-def verify(reader: Reader, disk: DiskScan | None) -> Result:
-    """Recompute every hash, check manifests on disk (as `disk` found them just before the
-    database was read), run SQLite's checks."""
+def verify(reader: Reader, disk: DiskScan | None, require_signed: bool = False) -> Result:
+    """Recompute every hash, check every signature, check manifests on disk (as `disk` found
+    them just before the database was read), run SQLite's checks."""
     check_files = disk is not None
     try:
-        report = verify_store(reader, disk)
+        report = verify_store(reader, disk, require_signed=require_signed)
     except DBAPIError as error:
         problem = Problem("integrity", str(reader.path), f"cannot be read: {error.orig}")
         report = VerifyReport(0, 0, (problem,), ())
@@ -320,6 +320,8 @@ def verify(reader: Reader, disk: DiskScan | None) -> Result:
         "root": str(reader.root),
         "entries": report.entries,
         "logs": report.logs,
+        "signed": report.signed,
+        "unsigned": report.unsigned,
         "problems": [render.record_json(problem) for problem in report.problems],
         "warnings": list(report.warnings),
     }
@@ -328,6 +330,8 @@ def verify(reader: Reader, disk: DiskScan | None) -> Result:
         lines += [
             f"OK  {reader.root if reader.url is None else reader.where}",
             f"  {report.entries} entry versions: hashes and canonical JSON match",
+            f"  {report.signed} signatures hold against their peer ids"
+            + (f"; {report.unsigned} records of key ids unsigned" if report.unsigned else ""),
         ]
         if check_files:
             lines.append(f"  {report.logs} log manifests: identical on disk, none without a log")

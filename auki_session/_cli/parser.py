@@ -87,7 +87,15 @@ def parser() -> argparse.ArgumentParser:
     sub.add_argument("--peer", help="only this peer's")
     sub = command("session", "one session's clocks and logs, with manifests and head specs")
     sub.add_argument("session_id", metavar="SESSION_ID")
-    command("verify", "recompute every hash, check manifests on disk, run SQLite's checks")
+    sub = command(
+        "verify",
+        "recompute every hash, check every signature, check manifests on disk, run SQLite's checks",
+    )
+    sub.add_argument(
+        "--require-signed",
+        action="store_true",
+        help="a record of a key-derived peer id without a signature is a problem too",
+    )
     sub = command("export", "write the Rust SDK's file layout (registries/ and manifests)")
     sub.add_argument("dest", metavar="DEST", help="the directory to write into")
     db = command("db", "the database schema: current, upgrade, check")

@@ -44,6 +44,7 @@ def entry_json(entry: Entry, current: bool | None = None) -> dict[str, Any]:
         "hash": entry.hash,
         "session_id": entry.session_id,
         "registered_at": entry.registered_at,
+        "signature": entry.signature,
     }
     if current is not None:
         value["current"] = current
@@ -229,7 +230,7 @@ def entry_lines(
 def peer_lines(peers: Sequence[PeerSummary]) -> list[str]:
     """Peers with their counts, as a table."""
     return table(
-        ["peer", "frames", "sensors", "detectors", "sessions", "apps", "first seen"],
+        ["peer", "frames", "sensors", "detectors", "sessions", "signed", "apps", "first seen"],
         [
             (
                 p.peer_id,
@@ -237,6 +238,7 @@ def peer_lines(peers: Sequence[PeerSummary]) -> list[str]:
                 p.sensors,
                 p.detectors,
                 p.sessions,
+                _signed(p),
                 ", ".join(p.app_ids),
                 format_time(p.first_seen_at),
             )
@@ -244,6 +246,14 @@ def peer_lines(peers: Sequence[PeerSummary]) -> list[str]:
         ],
         numeric=(1, 2, 3, 4),
     )
+
+
+def _signed(peer: PeerSummary) -> str:
+    """How much of a peer's entries its key signed: `all`, `12/20`, or `no key` for an id
+    that is a plain name (its records cannot be signed)."""
+    if not peer.key:
+        return "no key"
+    return "all" if peer.signed == peer.versions else f"{peer.signed}/{peer.versions}"
 
 
 def _log_lines(log: LogInfo, peer_id: str) -> list[str]:

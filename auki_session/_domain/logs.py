@@ -150,6 +150,8 @@ class LogInfo:
     head: HeadSpec
     registered_at: str
     root: str
+    signature: str | None = None
+    """Hex Ed25519 signature of `manifest_json` by the peer's key (None: unsigned)."""
 
     @property
     def manifest(self) -> dict[str, Any]:

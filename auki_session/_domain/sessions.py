@@ -15,3 +15,5 @@ class SessionInfo:
     peer_id: str
     app_id: str
     started_at: str
+    signature: str | None = None
+    """Hex Ed25519 signature of the session record by the peer's key (None: unsigned)."""

@@ -11,6 +11,7 @@ from .engines import for_writing
 from .tables import VERSION_TABLE
 
 __all__ = [
+    "BEFORE_SIGNATURES",
     "HEAD",
     "REVISIONS",
     "EmptyDatabaseError",
@@ -27,6 +28,8 @@ _MIGRATION_LOCK_KEY = 0x61756B69
 # Every revision this code knows, oldest first; the last is the schema the code runs on.
 REVISIONS = ("0001_initial", "0002_views", "0003_without_rowid", "0004_signatures")
 HEAD = REVISIONS[-1]
+BEFORE_SIGNATURES = REVISIONS[: REVISIONS.index("0004_signatures")]
+"""Revisions whose tables hold no signatures (summaries of such stores count none)."""
 
 
 def migrations_dir() -> Path:

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from .._domain.entries import REGISTRY_KINDS, Entry, EntryKind, RegistryKind
+from .._domain.identity import key_peer_id
 from .._domain.layout import DB_FILENAME, log_parts
 from .._domain.logs import LogInfo
 from .._domain.sessions import SessionInfo
@@ -23,7 +24,15 @@ from . import migrate
 from . import statements as sql
 from .runner import Runner
 
-__all__ = ["KindCount", "Location", "PeerSummary", "Reader", "SessionSummary", "StoreCounts"]
+__all__ = [
+    "Change",
+    "KindCount",
+    "Location",
+    "PeerSummary",
+    "Reader",
+    "SessionSummary",
+    "StoreCounts",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +61,25 @@ class PeerSummary:
     sensors: int
     detectors: int
     sessions: int
+    signed: int
+    """Entry versions signed by the peer's key."""
+    versions: int
     app_ids: tuple[str, ...]
+    key: bool
+    """Whether the peer id is an Ed25519 key's (so its records can be verified)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """The change that made a version current: a peer's head, or a session's clock."""
+
+    peer_id: str
+    kind: str
+    entry_id: str
+    hash: str
+    sequence: int | None
+    signature: str | None
+    session_id: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +109,7 @@ class SessionSummary:
     peer_id: str
     app_id: str
     started_at: str
+    signature: str | None
     clocks: int
     logs: int
 
@@ -215,14 +243,27 @@ class Reader:
         return self.run.one(sql.LOG_EXISTS, (session_id, resource_id)) is not None
 
     def _log(self, row: Sequence[Any]) -> LogInfo:
-        session_id, peer_id, resource_id, kind, manifest, head, registered_at = row
+        session_id, peer_id, resource_id, kind, manifest, head, registered_at, signature = row
         # Joined as strings: a Path per row is a third of this method's time.
         root = os.path.join(self._root, *log_parts(session_id, peer_id, resource_id))
         return LogInfo(
-            session_id, peer_id, resource_id, kind, manifest, _head(head), registered_at, root
+            session_id,
+            peer_id,
+            resource_id,
+            kind,
+            manifest,
+            _head(head),
+            registered_at,
+            root,
+            signature,
         )
 
     # --- summaries and checks -----------------------------------------------------------------
+
+    def changes(self) -> Iterator[Change]:
+        """Every current version's change record (heads, then session clocks), streamed."""
+        for row in self.run.stream(sql.CHANGES):
+            yield Change(*row)
 
     def schema_revision(self) -> str | None:
         """The database's schema revision."""
@@ -234,11 +275,22 @@ class Reader:
         for peer_id, app_id in self.run.all(sql.PEER_APPS):
             apps.setdefault(peer_id, []).append(app_id)
         summaries = []
-        for row in self.run.all(sql.PEER_SUMMARIES):
-            peer_id, first_seen, frames, sensors, detectors, count = row
-            app_ids = tuple(apps.get(peer_id, ()))
+        signatures = self.schema_revision() not in migrate.BEFORE_SIGNATURES
+        for row in self.run.all(sql.peer_summaries(signatures)):
+            peer_id, first_seen, frames, sensors, detectors, count, signed, versions = row
             summaries.append(
-                PeerSummary(peer_id, first_seen, frames, sensors, detectors, count, app_ids)
+                PeerSummary(
+                    peer_id,
+                    first_seen,
+                    frames,
+                    sensors,
+                    detectors,
+                    count,
+                    signed,
+                    versions,
+                    tuple(apps.get(peer_id, ())),
+                    key_peer_id(peer_id) is not None,
+                )
             )
         return summaries
 

@@ -15,9 +15,13 @@ from typing import Any
 from sqlalchemy import (
     Select,
     Table,
+    Text,
     bindparam,
+    cast,
     func,
     literal,
+    literal_column,
+    null,
     or_,
     select,
     text,
@@ -35,6 +39,7 @@ from sqlalchemy.sql.elements import (
 from .tables import clocks, entries, heads, log_refs, logs, peers, sessions
 
 __all__ = [
+    "CHANGES",
     "CURRENT",
     "CURRENT_HASHES",
     "ENTRY",
@@ -52,7 +57,6 @@ __all__ = [
     "MISFILED_CLOCKS",
     "MISFILED_HEADS",
     "PEER_APPS",
-    "PEER_SUMMARIES",
     "REGISTERED",
     "RELEASE",
     "RESERVE_SEQUENCE",
@@ -70,6 +74,7 @@ __all__ = [
     "history",
     "insert_for",
     "log_list",
+    "peer_summaries",
     "session_list",
     "session_summaries",
 ]
@@ -326,6 +331,7 @@ _SESSION_COLUMNS = (
     sessions.c.peer_id,
     sessions.c.app_id,
     sessions.c.started_at,
+    sessions.c.signature,
 )
 session_list = _filtered(
     "sessions",
@@ -356,6 +362,7 @@ def _logs() -> Select[Any]:
             logs.c.manifest_json,
             logs.c.head_json,
             logs.c.registered_at,
+            logs.c.signature,
         )
         .join(sessions, sessions.c.session_id == logs.c.session_id)
         .order_by(logs.c.id)
@@ -394,16 +401,57 @@ def _current_count(kind: str) -> Any:
     )
 
 
-PEER_SUMMARIES = Statement(
-    "peer_summaries",
+@functools.cache
+def peer_summaries(signatures: bool) -> Statement:
+    """Every peer with its current frames, sensors, detectors, sessions, signed entry versions
+    and entry versions (a store older than schema 0004 has no signatures: 0 signed)."""
+    signed = (
+        select(func.count())
+        .where(entries.c.peer_id == peers.c.peer_id, entries.c.signature.is_not(None))
+        .scalar_subquery()
+        if signatures
+        else literal_column("0")
+    )
+    return Statement(
+        f"peer_summaries({signatures})",
+        (),
+        lambda _: select(
+            peers.c.peer_id,
+            peers.c.first_seen_at,
+            *(_current_count(kind) for kind in ("frame", "sensor", "detector")),
+            select(func.count()).where(sessions.c.peer_id == peers.c.peer_id).scalar_subquery(),
+            signed,
+            select(func.count()).where(entries.c.peer_id == peers.c.peer_id).scalar_subquery(),
+        ).order_by(peers.c.peer_id),
+    )
+
+
+CHANGES = Statement(
+    "changes",
     (),
-    lambda _: select(
-        peers.c.peer_id,
-        peers.c.first_seen_at,
-        *(_current_count(kind) for kind in ("frame", "sensor", "detector")),
-        select(func.count()).where(sessions.c.peer_id == peers.c.peer_id).scalar_subquery(),
-    ).order_by(peers.c.peer_id),
+    lambda _: union_all(
+        select(
+            heads.c.peer_id,
+            heads.c.kind,
+            heads.c.entry_id,
+            heads.c.hash,
+            heads.c.sequence,
+            heads.c.signature,
+            cast(null(), Text).label("session_id"),
+        ),
+        select(
+            sessions.c.peer_id,
+            literal_column("'clock'"),
+            clocks.c.clock_id,
+            clocks.c.hash,
+            clocks.c.sequence,
+            clocks.c.signature,
+            clocks.c.session_id,
+        ).join(sessions, sessions.c.session_id == clocks.c.session_id),
+    ),
 )
+"""Every current version (heads, and session clocks with their session's peer): the change
+that made it current, its sequence number and signature."""
 PEER_APPS = Statement(
     "peer_apps",
     (),

@@ -12,8 +12,10 @@ from pathlib import Path
 from .._domain.canonical import canonical_json
 from .._domain.entries import ID_KEYS, MAX_ENTRY_BYTES, Entry
 from .._domain.hashing import content_hash
+from .._domain.identity import key_peer_id, signature_valid
 from .._domain.layout import JOURNAL_DIR, MANIFEST
 from .._domain.logs import LogInfo
+from .._domain.signed import current_record, session_record
 from .journal import pending_logs
 from .reader import Reader
 
@@ -40,6 +42,10 @@ class VerifyReport:
     logs: int
     problems: tuple[Problem, ...]
     warnings: tuple[str, ...]
+    signed: int = 0
+    """Records whose signature was checked against their peer id and holds."""
+    unsigned: int = 0
+    """Records of key-derived peer ids that carry no signature."""
 
     @property
     def ok(self) -> bool:
@@ -164,16 +170,102 @@ def scan_disk(root: Path) -> DiskScan:
     return DiskScan(manifests, journals, frozenset(pending))
 
 
-def verify(reader: Reader, disk: DiskScan | None) -> VerifyReport:
-    """Recompute every hash, check every manifest against the disk, find manifests with no
-    log, and run SQLite's integrity and foreign key checks. Without `disk` (a fleet database,
-    whose manifests stay on the robots), only the database is checked."""
+class _Signatures:
+    """Checks records' signatures against the keys their peer ids hold, counting them."""
+
+    def __init__(self, require_signed: bool) -> None:
+        self.require_signed = require_signed
+        self.signed = 0
+        self.unsigned = 0
+        self.problems: list[Problem] = []
+        self._keys: dict[str, bytes | None] = {}
+
+    def check(self, peer_id: str, subject: str, message: bytes, signature: str | None) -> None:
+        key = self._keys.get(peer_id, b"")
+        if key == b"":
+            key = self._keys[peer_id] = key_peer_id(peer_id)
+        if signature is None:
+            if key is not None:
+                self.unsigned += 1
+                if self.require_signed:
+                    self.problems.append(
+                        Problem("signature", subject, f"unsigned, but {peer_id} is a key's id")
+                    )
+            return
+        if key is None:
+            self.problems.append(
+                Problem("signature", subject, f"signed, but peer id {peer_id!r} holds no key")
+            )
+            return
+        try:
+            raw = bytes.fromhex(signature)
+        except ValueError:
+            raw = b""
+        if len(raw) != _SIGNATURE_BYTES or not signature_valid(key, message, raw):
+            self.problems.append(
+                Problem("signature", subject, f"the signature is not {peer_id}'s of this record")
+            )
+            return
+        self.signed += 1
+
+
+_SIGNATURE_BYTES = 64
+
+
+def _signature_problems(reader: Reader, signatures: _Signatures) -> None:
+    """Check the signatures of changes of current version, sessions (entries and logs are
+    checked where verify reads them)."""
+    for change in reader.changes():
+        where = f" in session {change.session_id}" if change.session_id else ""
+        subject = f"current {change.kind} {change.peer_id}/{change.entry_id}{where}"
+        if change.signature is not None and change.sequence is None:
+            signatures.problems.append(Problem("signature", subject, "signed without a sequence"))
+            continue
+        record = current_record(
+            change.peer_id,
+            change.kind,
+            change.entry_id,
+            change.hash,
+            change.sequence or 0,
+            change.session_id,
+        )
+        signatures.check(change.peer_id, subject, record, change.signature)
+    for session in reader.sessions():
+        record = session_record(
+            session.peer_id, session.session_id, session.app_id, session.started_at
+        )
+        signatures.check(
+            session.peer_id, f"session {session.session_id}", record, session.signature
+        )
+
+
+def verify(reader: Reader, disk: DiskScan | None, *, require_signed: bool = False) -> VerifyReport:
+    """Recompute every hash, check every signature against its peer id, check every manifest
+    against the disk, find manifests with no log, and run SQLite's integrity and foreign key
+    checks. Without `disk` (a fleet database, whose manifests stay on the robots), only the
+    database is checked. With `require_signed`, a record of a key-derived peer id without a
+    signature is a problem too."""
     problems: list[Problem] = []
+    signatures = _Signatures(require_signed)
     count = 0
     for entry in reader.every_entry():
         count += 1
         problems += entry_problems(entry)
+        subject = f"{entry.kind} {entry.peer_id}/{entry.id}@{entry.hash}"
+        signatures.check(
+            entry.peer_id,
+            subject,
+            entry.canonical_json.encode("utf-8", "surrogatepass"),
+            entry.signature,
+        )
     logs = reader.logs()
+    for log in logs:
+        subject = f"log {log.peer_id}/{log.resource_id} in session {log.session_id}"
+        signatures.check(
+            log.peer_id, subject, log.manifest_json.encode("utf-8", "surrogatepass"), log.signature
+        )
+    _signature_problems(reader, signatures)
+    problems += signatures.problems
     if disk is not None:
         for log in logs:
             problems += manifest_problems(log)
@@ -197,4 +289,11 @@ def verify(reader: Reader, disk: DiskScan | None) -> VerifyReport:
             "finish (the next writer to open the store replays it; their manifests are not "
             "counted as orphans)"
         )
-    return VerifyReport(count, len(logs), tuple(problems), tuple(warnings))
+    return VerifyReport(
+        count,
+        len(logs),
+        tuple(problems),
+        tuple(warnings),
+        signatures.signed,
+        signatures.unsigned,
+    )
