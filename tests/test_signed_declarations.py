@@ -20,6 +20,7 @@ from auki_session import (
     canonical_json,
     verify,
 )
+from auki_session._store.push import push_store
 from tests.conftest import camera_body, end_process
 from tests.test_cli import cli
 
@@ -179,3 +180,49 @@ def test_a_seed_inside_the_storage_root_is_refused(tmp_path: Path) -> None:
     Peer.from_wallet(outside, "ctrl").with_storage_root(tmp_path / "store").register_frame(
         "f", FrameDef.ros_body()
     )
+
+
+# --- the fleet: a key's records only with its signatures ------------------------------------------
+
+
+def test_a_signed_robot_pushes_every_record_into_the_fleet(tmp_path: Path, fleet_url: str) -> None:
+    robot(tmp_path / "robot")
+    report = push_store(tmp_path / "robot", fleet_url)
+    assert report.problems == []
+    assert report.copied["entries"] == 7 and report.copied["logs"] == 1
+
+
+@pytest.mark.parametrize("case", sorted(TAMPERING))
+def test_the_fleet_refuses_tampered_records_per_row(
+    tmp_path: Path, fleet_url: str, case: str
+) -> None:
+    robot(tmp_path / "robot")
+    tamper(tmp_path / "robot", *TAMPERING[case])
+    report = push_store(tmp_path / "robot", fleet_url)
+    assert any(problem.startswith("refused") or "corrupt" in problem for problem in report.problems)
+    assert report.copied.get("entries", 0) >= 4  # the untouched rows still go in
+
+
+def test_unsigned_records_of_a_key_id_need_an_explicit_allowance(
+    tmp_path: Path, fleet_url: str
+) -> None:
+    Peer(PEER_ID, "ctrl").with_storage_root(tmp_path / "robot").register_frame(
+        "f", FrameDef.ros_body()
+    )
+    end_process()
+    refused = push_store(tmp_path / "robot", fleet_url)
+    assert refused.copied.get("entries", 0) == 0
+    assert any("unsigned" in problem for problem in refused.problems)
+    allowed = push_store(tmp_path / "robot", fleet_url, allow_unsigned=True)
+    assert allowed.problems == [] and allowed.copied["entries"] == 1
+
+
+def test_records_of_a_plain_named_peer_go_in_unauthenticated(
+    tmp_path: Path, fleet_url: str
+) -> None:
+    Peer("galbot", "ctrl").with_storage_root(tmp_path / "robot").register_frame(
+        "f", FrameDef.ros_body()
+    )
+    end_process()
+    report = push_store(tmp_path / "robot", fleet_url)
+    assert report.problems == [] and report.copied["entries"] == 1

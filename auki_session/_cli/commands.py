@@ -415,11 +415,12 @@ def uses(reader: Reader, entry_hash: str) -> Result:
     return Result(value, lines if value else [f"no log uses {entry_hash}"])
 
 
-def push(source: Path, target: str) -> Result:
-    """Copy a robot's store into a fleet database."""
+def push(source: Path, target: str, allow_unsigned: bool = False) -> Result:
+    """Copy a robot's store into a fleet database (a key-derived peer id's records only with
+    their valid signatures, unless unsigned ones are allowed)."""
     from .._store.push import push_store
 
-    report = push_store(source, target)
+    report = push_store(source, target, allow_unsigned=allow_unsigned)
     value = {"copied": report.copied, "present": report.present, "problems": report.problems}
     tables = sorted(set(report.copied) | set(report.present))
     lines = render.table(

@@ -115,6 +115,12 @@ def parser() -> argparse.ArgumentParser:
     )
     sub.add_argument("source", metavar="ROOT", help="the robot's storage root")
     sub.add_argument("target", metavar="URL", help="the fleet database's SQLAlchemy URL")
+    sub.add_argument(
+        "--allow-unsigned",
+        action="store_true",
+        help="accept records of key-derived peer ids that carry no signature (shown as "
+        "unauthenticated); badly signed ones are refused anyway",
+    )
     sub = command("demo", f"register a demo robot into ROOT (default ./{DEMO_ROOT}) and show it")
     sub.add_argument("demo_root", nargs="?", metavar="ROOT")
     return top

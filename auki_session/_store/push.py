@@ -17,6 +17,8 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Table, select, tuple_
 
 from .._domain.hashing import content_hash
+from .._domain.identity import key_peer_id, signature_valid
+from .._domain.signed import current_record, session_record
 from . import migrate
 from .engines import describe_url, for_writing, make_server_engine
 from .statements import insert_for
@@ -63,14 +65,41 @@ def _insert_missing(target: Connection, table: Table, rows: list[dict[str, Any]]
     return len(result.all())
 
 
-def push_store(root: Path, url: str) -> PushReport:
+class _Authority:
+    """Whether a record may enter the fleet: a key-derived peer id's only with its valid
+    signature (unless unsigned ones are allowed); any other id's as given (unauthenticated)."""
+
+    def __init__(self, allow_unsigned: bool) -> None:
+        self.allow_unsigned = allow_unsigned
+        self._keys: dict[str, bytes | None] = {}
+
+    def refusal(self, peer_id: str, message: bytes, signature: str | None) -> str | None:
+        """Why the record is refused, or None."""
+        if peer_id not in self._keys:
+            self._keys[peer_id] = key_peer_id(peer_id)
+        key = self._keys[peer_id]
+        if key is None:
+            return None
+        if signature is None:
+            return None if self.allow_unsigned else f"unsigned, and {peer_id} is a key's id"
+        try:
+            raw = bytes.fromhex(signature)
+        except ValueError:
+            raw = b""
+        if len(raw) == 64 and signature_valid(key, message, raw):
+            return None
+        return f"its signature is not {peer_id}'s"
+
+
+def push_store(root: Path, url: str, *, allow_unsigned: bool = False) -> PushReport:
     """Push the store in `root` (opened read-only) into the database at `url`, creating or
-    upgrading its schema first."""
+    upgrading its schema first. Records of key-derived peer ids need their valid signatures
+    (unsigned ones too, with `allow_unsigned`); the others are refused per row."""
     source = open_store(root, readonly=True)
     target = make_server_engine(url)
     try:
         migrate.ensure_schema(target, describe_url(url))
-        return push(source.engine, target)
+        return push(source.engine, target, _Authority(allow_unsigned))
     finally:
         target.dispose()
         source.close()
@@ -83,38 +112,101 @@ def _writing(target: Engine) -> Iterator[Connection]:
         yield connection
 
 
-def push(source: Engine, target: Engine) -> PushReport:
+def push(source: Engine, target: Engine, authority: _Authority) -> PushReport:
     """Copy every peer, entry, head, session, clock and log of `source` into `target`."""
     report = PushReport()
     with source.connect() as reading:
-        for table, order in ((peers, [peers.c.peer_id]), (sessions, [sessions.c.session_id])):
-            for rows in _batches(reading, table, order):
-                with _writing(target) as writing:
-                    copied = _insert_missing(writing, table, [row._asdict() for row in rows])
-                report.count(table.name, copied, len(rows))
+        for rows in _batches(reading, peers, [peers.c.peer_id]):
+            with _writing(target) as writing:
+                copied = _insert_missing(writing, peers, [row._asdict() for row in rows])
+            report.count("peers", copied, len(rows))
+        for rows in _batches(reading, sessions, [sessions.c.session_id]):
+            allowed = []
+            for row in rows:
+                record = session_record(row.peer_id, row.session_id, row.app_id, row.started_at)
+                if _admitted(authority, report, f"session {row.session_id}", row.peer_id,
+                             record, row.signature):  # fmt: skip
+                    allowed.append(row._asdict())
+            with _writing(target) as writing:
+                copied = _insert_missing(writing, sessions, allowed)
+            report.count("sessions", copied, len(rows))
         for rows in _batches(reading, entries, [entries.c.id]):
             with _writing(target) as writing:
-                _push_entries(writing, rows, report)
-        _push_heads(reading, target, heads, ["peer_id", "kind", "entry_id"], report)
-        _push_heads(reading, target, clocks, ["session_id", "clock_id"], report)
+                _push_entries(writing, rows, report, authority)
+        _push_heads(reading, target, heads, ["peer_id", "kind", "entry_id"], report, authority)
+        _push_heads(reading, target, clocks, ["session_id", "clock_id"], report, authority)
         for rows in _batches(reading, logs, [logs.c.id]):
             with _writing(target) as writing:
-                _push_logs(reading, writing, rows, report)
+                _push_logs(reading, writing, rows, report, authority)
     return report
 
 
-def _push_entries(target: Connection, rows: Sequence[Any], report: PushReport) -> None:
+def _admitted(
+    authority: _Authority,
+    report: PushReport,
+    subject: str,
+    peer_id: str,
+    message: bytes,
+    signature: str | None,
+) -> bool:
+    """Whether a record may go in; a refusal is reported, naming the record and why."""
+    reason = authority.refusal(peer_id, message, signature)
+    if reason is None:
+        return True
+    report.problems.append(f"refused {subject} of {peer_id}: {reason} (not pushed)")
+    return False
+
+
+def _sessions_in(target: Connection, session_ids: set[str]) -> set[str]:
+    """Which of these sessions the target holds."""
+    query = select(sessions.c.session_id).where(sessions.c.session_id.in_(session_ids))
+    return set(target.execute(query).scalars())
+
+
+def _with_session(
+    target: Connection, rows: list[dict[str, Any]], report: PushReport, subject: str
+) -> list[dict[str, Any]]:
+    """The rows whose session (if any) the target holds; the others reported (their session
+    was refused, so they cannot go in either)."""
+    present = _sessions_in(target, {row["session_id"] for row in rows if row["session_id"]})
+    kept = []
+    for row in rows:
+        if row["session_id"] is None or row["session_id"] in present:
+            kept.append(row)
+        else:
+            report.problems.append(
+                f"refused {subject.format(**row)} of {row['peer_id']}: its session "
+                f"{row['session_id']} is not in the fleet (not pushed)"
+            )
+    return kept
+
+
+def _session_peers(source: Connection, session_ids: set[str]) -> dict[str, str]:
+    query = select(sessions.c.session_id, sessions.c.peer_id).where(
+        sessions.c.session_id.in_(session_ids)
+    )
+    return {session_id: peer_id for session_id, peer_id in source.execute(query)}
+
+
+def _push_entries(
+    target: Connection, rows: Sequence[Any], report: PushReport, authority: _Authority
+) -> None:
     sound = []
     for row in rows:
-        if content_hash(row.canonical_json.encode("utf-8")) != row.hash:
+        data = row.canonical_json.encode("utf-8", "surrogatepass")
+        if content_hash(data) != row.hash:
             report.problems.append(
                 f"corrupt entry in source: {row.kind} {row.peer_id}/{row.entry_id} hash "
                 f"{row.hash} does not match its canonical JSON (not pushed)"
             )
             continue
+        subject = f"{row.kind} {row.entry_id}@{row.hash}"
+        if not _admitted(authority, report, subject, row.peer_id, data, row.signature):
+            continue
         values = row._asdict()
         del values["id"]
         sound.append(values)
+    sound = _with_session(target, sound, report, "clock {entry_id}")
     existing = dict(
         target.execute(
             select(entries.c.hash, entries.c.canonical_json).where(
@@ -142,17 +234,39 @@ def _push_entries(target: Connection, rows: Sequence[Any], report: PushReport) -
 
 
 def _push_heads(
-    source: Connection, target: Engine, table: Table, key: list[str], report: PushReport
+    source: Connection,
+    target: Engine,
+    table: Table,
+    key: list[str],
+    report: PushReport,
+    authority: _Authority,
 ) -> None:
     """Upsert current-version pointers; the most recently updated pointer wins."""
     for rows in _batches(source, table, [table.c[name] for name in key]):
+        clock_peers = (
+            _session_peers(source, {row.session_id for row in rows}) if table is clocks else {}
+        )
         with _writing(target) as writing:
             known = set(
                 writing.execute(
                     select(entries.c.hash).where(entries.c.hash.in_({row.hash for row in rows}))
                 ).scalars()
             )
-            values = [row._asdict() for row in rows if row.hash in known]
+            values = []
+            for row in rows:
+                if row.hash not in known:
+                    continue
+                if table is clocks:
+                    peer_id, kind, entry_id = clock_peers[row.session_id], "clock", row.clock_id
+                    session_id = row.session_id
+                else:
+                    peer_id, kind, entry_id, session_id = row.peer_id, row.kind, row.entry_id, None
+                record = current_record(
+                    peer_id, kind, entry_id, row.hash, row.sequence or 0, session_id
+                )
+                subject = f"current {kind} {entry_id}"
+                if _admitted(authority, report, subject, peer_id, record, row.signature):
+                    values.append(row._asdict())
             if not values:
                 continue
             statement = insert_for(writing.dialect, table)
@@ -166,8 +280,35 @@ def _push_heads(
 
 
 def _push_logs(
-    source: Connection, target: Connection, rows: Sequence[Any], report: PushReport
+    source: Connection,
+    target: Connection,
+    rows: Sequence[Any],
+    report: PushReport,
+    authority: _Authority,
 ) -> None:
+    owners = _session_peers(source, {row.session_id for row in rows})
+    rows = [
+        row
+        for row in rows
+        if _admitted(
+            authority,
+            report,
+            f"log {row.resource_id} in session {row.session_id}",
+            owners[row.session_id],
+            row.manifest_json.encode("utf-8", "surrogatepass"),
+            row.signature,
+        )
+    ]
+    present = _sessions_in(target, {row.session_id for row in rows})
+    for row in rows:
+        if row.session_id not in present:
+            report.problems.append(
+                f"refused log {row.resource_id} in session {row.session_id}: its session is "
+                "not in the fleet (not pushed)"
+            )
+    rows = [row for row in rows if row.session_id in present]
+    if not rows:
+        return
     keys = [(row.session_id, row.resource_id) for row in rows]
     existing = {
         (r.session_id, r.resource_id): r.manifest_json
