@@ -24,7 +24,7 @@ from auki_session import (
     content_hash,
 )
 from auki_session._cli import main
-from auki_session._cli.demo import DEMO_PEER_ID, register_demo_robot
+from auki_session._cli.demo import demo_wallet, register_demo_robot
 from auki_session._store import migrate
 from tests.conftest import camera_body, end_process
 
@@ -89,6 +89,11 @@ def api(tmp_path: Path) -> ApiStore:
     return make_api_store(tmp_path / "api")
 
 
+def demo_peer_id(root: Path) -> str:
+    """The demo robot's peer id: its wallet's peer/v1 child's."""
+    return demo_wallet(str(root)).derive_child("peer/v1").peer_id
+
+
 @pytest.fixture
 def demo(tmp_path: Path) -> Path:
     root = tmp_path / "demo"
@@ -117,7 +122,8 @@ def test_demo_registers_the_robot_and_prints_what_the_store_holds(
     assert run.code == 0, run.err
     assert run.err == ""
     for text in (
-        f"Registered the demo robot {DEMO_PEER_ID}",
+        f"Registered the demo robot {demo_peer_id(tmp_path / 'robot')}",
+        "every record signed by its key",
         "0004_signatures (current)",
         "base_link",
         "head_left_optical",
@@ -144,7 +150,7 @@ def test_demo_json_holds_entries_that_rehash_to_their_hashes(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     value = cli(capsys, "--json", "demo", tmp_path / "robot").json()
-    assert value["peer_id"] == DEMO_PEER_ID
+    assert value["peer_id"] == demo_peer_id(tmp_path / "robot")
     assert {entry["id"] for entry in value["entries"]} == {
         "base_link",
         "head_left_optical",
@@ -599,7 +605,7 @@ def run_module(*argv: str | Path, cwd: Path | None = None) -> subprocess.Complet
 def test_python_m_auki_session_prints_a_summary(demo: Path) -> None:
     done = run_module("--root", demo, "summary")
     assert done.returncode == 0, done.stderr
-    assert f"{DEMO_PEER_ID}" in done.stdout.decode()
+    assert demo_peer_id(demo) in done.stdout.decode()
     assert done.stderr == b""
 
 

@@ -5,18 +5,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .. import DetectionLogSpec, FrameDef, HeadSpec, Peer, PoseLogSpec, SensorLogSpec
+from .. import DetectionLogSpec, FrameDef, HeadSpec, Peer, PoseLogSpec, SensorLogSpec, Wallet
 from .._domain.entries import REGISTRY_KINDS
 from .._domain.layout import DB_FILENAME
 from .._store.reader import Reader
 from . import commands, render
 from .commands import PROG, Result
 
-__all__ = ["DEMO_APP_ID", "DEMO_PEER_ID", "DEMO_ROOT", "demo", "register_demo_robot"]
+__all__ = ["DEMO_APP_ID", "DEMO_ROOT", "demo", "demo_wallet", "register_demo_robot"]
 
 DEMO_ROOT = "auki-demo"
-
-DEMO_PEER_ID = "12D3KooWDemoGalbot"
 DEMO_APP_ID = "galbot-ctrl"
 _CAMERA = {
     "kind": "camera",
@@ -40,9 +38,17 @@ _CAMERA = {
 }
 
 
+def demo_wallet(root: str) -> Wallet:
+    """The demo robot's wallet: its seed beside the demo root (`<root>.identity.seed`; never
+    inside a storage root, which is copied and pushed), minted on first use."""
+    where = Path(root)
+    return Wallet.load_or_mint(where.with_name(where.name + ".identity.seed"))
+
+
 def register_demo_robot(root: str) -> Peer:
-    """Declare a robot's frames, a camera, a detector, and a session with two logs."""
-    peer = Peer(DEMO_PEER_ID, DEMO_APP_ID).with_storage_root(root)
+    """Declare a robot's frames, a camera, a detector, and a session with two logs, signed by
+    the robot's Auki identity."""
+    peer = Peer.from_wallet(demo_wallet(root), DEMO_APP_ID).with_storage_root(root)
     with peer.transaction():
         base = peer.register_frame("base_link", FrameDef.ros_body())
         optical = peer.register_frame("head_left_optical", FrameDef.ros_optical())
@@ -106,7 +112,8 @@ def demo(root: str) -> Result:
         }
         hint = f"{PROG} --root {where}"
         lines = [
-            f"Registered the demo robot {peer.peer_id} (app {peer.app_id}) in {where}/",
+            f"Registered the demo robot {peer.peer_id} (app {peer.app_id}) in {where}/, "
+            f"every record signed by its key (seed in {demo_wallet(root).path})",
             "",
             *render.section("The store", summary.lines),
             *render.section("Current entries", render.entry_lines(found, "none")),
