@@ -81,7 +81,7 @@ class Peer:
             raise ArgumentTypeError(f"wallet must be a Wallet, got {type(wallet).__name__}")
         key = wallet.derive_child(PEER_KEY_LABEL)
         peer = cls(key.peer_id, app_id)
-        peer._signer = key.sign
+        peer._signer = key._sign  # the key's own signing function: no copy of each message
         peer._seed_path = wallet.path
         return peer
 

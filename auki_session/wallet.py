@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import stat
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,10 +20,11 @@ __all__ = ["Wallet", "peer_public_key", "verify"]
 class Wallet:
     """An Ed25519 key made from a 32-byte seed (RFC 8032), as the Auki SDK's wallet."""
 
-    __slots__ = ("_path", "_public_key", "_seed")
+    __slots__ = ("_path", "_public_key", "_seed", "_sign")
     _path: str | None
     _public_key: bytes
     _seed: bytes
+    _sign: Callable[[bytes], bytes]
 
     def __init__(self) -> None:
         raise TypeError("make a Wallet with Wallet.from_seed(seed) or Wallet.load_or_mint(path)")
@@ -39,6 +41,7 @@ class Wallet:
         wallet._path = None
         wallet._seed = raw
         wallet._public_key = identity.public_key_from_seed(raw)
+        wallet._sign = identity.signer(raw)
         return wallet
 
     @classmethod
@@ -90,12 +93,12 @@ class Wallet:
         """The 64-byte Ed25519 signature of `message`."""
         if not isinstance(message, bytes | bytearray | memoryview):
             raise ArgumentTypeError(f"message must be bytes, got {type(message).__name__}")
-        return identity.sign(self._seed, bytes(message))
+        return self._sign(bytes(message))
 
     def sign_canonical_json(self, value: Any) -> tuple[bytes, bytes]:
         """The RFC 8785 canonical bytes of `value` and their signature."""
         message = canonical_json(value)
-        return message, identity.sign(self._seed, message)
+        return message, self._sign(message)
 
 
 def peer_public_key(peer_id: str) -> bytes:

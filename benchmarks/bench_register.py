@@ -23,8 +23,9 @@ from pathlib import Path
 
 from sqlalchemy import Connection, Engine
 
-from auki_session import FrameDef, Peer
+from auki_session import FrameDef, Peer, Wallet
 from auki_session._domain.entries import CanonicalEntry, sensor_entry
+from auki_session._domain.signed import current_record
 from auki_session._store.engines import for_writing, make_engine
 from auki_session._store.store import close_all
 from auki_session._store.transaction import utc_now
@@ -96,13 +97,31 @@ def _measure(base: Path, durability: str, batch: int, rounds: int) -> list[Resul
     bodies = [camera_body(frame, index) for index in range(batch * (rounds + 1))]
     built = [sensor_entry(PEER_ID, SENSOR_ID, body) for body in bodies]
     rows = [entry_row(entry, utc_now()) for entry in built]
-    cursor = {"subject": 0, "raw": 0, "floor": 0, "sqlalchemy": 0, "built": 0}
+    cursor = {"subject": 0, "raw": 0, "floor": 0, "sqlalchemy": 0, "built": 0, "signed": 0}
+    wallet = Wallet.from_seed(bytes(range(32)))
+    signer = Peer.from_wallet(wallet, "bench").with_storage_root(base / f"signed-{durability}")
+    signer.with_durability(durability)
+    signed_frame = signer.register_frame("head_left_cam_optical", FrameDef.ros_optical())
+    signed_bodies = [camera_body(signed_frame, index) for index in range(len(bodies))]
 
     def subject() -> None:
         start = cursor["subject"]
         for body in bodies[start : start + batch]:
             peer.register_sensor(SENSOR_ID, body)
         cursor["subject"] = start + batch
+
+    sign = wallet.derive_child("peer/v1").sign
+
+    def signatures_alone() -> None:
+        for entry in built[:batch]:
+            sign(entry.canonical)
+            sign(current_record(PEER_ID, "sensor", SENSOR_ID, entry.hash, 1, None))
+
+    def signed() -> None:
+        start = cursor["signed"]
+        for body in signed_bodies[start : start + batch]:
+            signer.register_sensor(SENSOR_ID, body)
+        cursor["signed"] = start + batch
 
     def baseline() -> None:
         start = cursor["raw"]
@@ -145,10 +164,12 @@ def _measure(base: Path, durability: str, batch: int, rounds: int) -> list[Resul
             sensor_entry(PEER_ID, SENSOR_ID, body)
 
     functions = [subject, baseline, store_statements, sqlalchemy_transaction, built_and_stored]
+    functions.append(signed)
     for warm in functions:
         warm()
-    mine, theirs, statements, transaction, floor_built, build_s = (
-        value / batch * 1e6 for value in interleaved_all([*functions, build], rounds)
+    mine, theirs, statements, transaction, floor_built, signed_s, build_s, signing_s = (
+        value / batch * 1e6
+        for value in interleaved_all([*functions, build, signatures_alone], rounds)
     )
     raw.close()
     floor.close()
@@ -166,6 +187,25 @@ def _measure(base: Path, durability: str, batch: int, rounds: int) -> list[Resul
             theirs,
             "raw sqlite3",
             target=2.0,
+        ),
+        Result(
+            f"register_sensor signed by a wallet's key, {level}",
+            signed_s,
+            "us/op",
+            mine,
+            "the same, unsigned",
+            target=1.15 if durability == "full" else None,
+            kind="max_ratio" if durability == "full" else "info",
+            note="two Ed25519 signatures: the version and the change of current version",
+        ),
+        Result(
+            f"  floor: the two signatures alone ({level})",
+            mine + signing_s,
+            "us/op",
+            mine,
+            "unsigned",
+            kind="info",
+            note=f"the unsigned registration plus {signing_s:.1f} us of signing, no store code",
         ),
         Result(
             f"  floor: the store's SQL in raw sqlite3 ({level})",

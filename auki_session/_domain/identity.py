@@ -6,6 +6,8 @@ child-key derivation and the peer id encoding as the Auki SDK's `auki-identity` 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
@@ -23,8 +25,8 @@ __all__ = [
     "peer_id_of",
     "public_key_from_seed",
     "public_key_of",
-    "sign",
     "signature_valid",
+    "signer",
 ]
 
 SEED_BYTES = 32
@@ -79,9 +81,9 @@ def public_key_from_seed(seed: bytes) -> bytes:
     return _private(seed).public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
 
 
-def sign(seed: bytes, message: bytes) -> bytes:
-    """The Ed25519 signature (64 bytes) of `message` by the key of `seed`."""
-    return _private(seed).sign(message)
+def signer(seed: bytes) -> Callable[[bytes], bytes]:
+    """A function that signs with the key of `seed` (the key expanded once)."""
+    return _private(seed).sign
 
 
 def peer_id_of(public_key: bytes) -> str:
