@@ -166,6 +166,7 @@ def test_peers_says_who_signs_and_show_carries_the_signature(
     assert PEER_ID in table and "all" in table and "no key" in table
     shown = json.loads(cli(capsys, "--root", tmp_path, "--json", "show", made["camera"].hash).out)
     assert verify(PEER_ID, canonical_json(shown["entry"]), bytes.fromhex(shown["signature"]))
+    assert shown["signed_by"] == PEER_ID
 
 
 def test_a_seed_inside_the_storage_root_is_refused(tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy.exc import DBAPIError
 
 from .._domain.entries import ENTRY_KINDS, REGISTRY_KINDS, Entry, EntryKind
+from .._domain.identity import key_peer_id, signature_valid
 from .._domain.layout import DB_FILENAME
 from .._store import migrate
 from .._store.export import export as export_store
@@ -261,7 +262,23 @@ def show(
     """One entry's canonical JSON, exactly as stored and hashed."""
     entry = _resolve(reader, ref, peer, kind, entry_id, session_id)
     current = entry.hash in reader.current_hashes()
-    return Result(render.entry_json(entry, current), raw=entry.canonical_json.encode("utf-8"))
+    value = render.entry_json(entry, current)
+    value["signed_by"] = _signer_of(entry)
+    return Result(value, raw=entry.canonical_json.encode("utf-8"))
+
+
+def _signer_of(entry: Entry) -> str | None:
+    """The peer id whose key's signature of this version holds, or None (unsigned, a plain
+    id, or a signature that does not hold: `verify` says which)."""
+    key = key_peer_id(entry.peer_id)
+    if key is None or entry.signature is None:
+        return None
+    try:
+        signature = bytes.fromhex(entry.signature)
+    except ValueError:
+        return None
+    message = entry.canonical_json.encode("utf-8", "surrogatepass")
+    return entry.peer_id if signature_valid(key, message, signature) else None
 
 
 def sessions(reader: Reader, peer: str | None) -> Result:
