@@ -233,6 +233,16 @@ class Reader:
         names, values = _filters(session_id=session_id)
         return [self._log(row) for row in self.run.all(sql.log_list(*names), values)]
 
+    def every_log(self) -> Iterator[LogInfo]:
+        """Every log, in the order registered, streamed (memory does not grow with the store)."""
+        for row in self.run.stream(sql.log_list()):
+            yield self._log(row)
+
+    def every_session(self) -> Iterator[SessionInfo]:
+        """Every session, streamed."""
+        for row in self.run.stream(sql.session_list()):
+            yield SessionInfo(*row)
+
     def logs_using(self, entry_hash: str) -> list[LogInfo]:
         """Every log whose manifest references this entry version (any role)."""
         return [self._log(row) for row in self.run.all(sql.LOGS_USING, (entry_hash,))]

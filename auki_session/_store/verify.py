@@ -230,7 +230,7 @@ def _signature_problems(reader: Reader, signatures: _Signatures) -> None:
             change.session_id,
         )
         signatures.check(change.peer_id, subject, record, change.signature)
-    for session in reader.sessions():
+    for session in reader.every_session():
         record = session_record(
             session.peer_id, session.session_id, session.app_id, session.started_at
         )
@@ -258,18 +258,17 @@ def verify(reader: Reader, disk: DiskScan | None, *, require_signed: bool = Fals
             entry.canonical_json.encode("utf-8", "surrogatepass"),
             entry.signature,
         )
-    logs = reader.logs()
-    for log in logs:
+    known: set[tuple[str, str, str]] = set()
+    for log in reader.every_log():
         subject = f"log {log.peer_id}/{log.resource_id} in session {log.session_id}"
-        signatures.check(
-            log.peer_id, subject, log.manifest_json.encode("utf-8", "surrogatepass"), log.signature
-        )
+        message = log.manifest_json.encode("utf-8", "surrogatepass")
+        signatures.check(log.peer_id, subject, message, log.signature)
+        if disk is not None:
+            problems += manifest_problems(log)
+        known.add((log.session_id, log.peer_id, log.resource_id))
     _signature_problems(reader, signatures)
     problems += signatures.problems
     if disk is not None:
-        for log in logs:
-            problems += manifest_problems(log)
-        known = {(log.session_id, log.peer_id, log.resource_id) for log in logs}
         for session_id, peer_id, resource_id, path in disk.manifests:
             key = (session_id, peer_id, resource_id)
             if key not in known and key not in disk.pending and path.exists():
@@ -291,7 +290,7 @@ def verify(reader: Reader, disk: DiskScan | None, *, require_signed: bool = Fals
         )
     return VerifyReport(
         count,
-        len(logs),
+        len(known),
         tuple(problems),
         tuple(warnings),
         signatures.signed,
