@@ -70,8 +70,8 @@ def test_a_wallet_peer_has_its_peer_child_id_and_signs_everything(
     for table in ("entries", "heads", "clocks", "sessions", "logs"):
         unsigned = connection.execute(f"SELECT count(*) FROM {table} WHERE signature IS NULL")
         assert unsigned.fetchone()[0] == 0, table
-    sequences = [row[0] for row in connection.execute("SELECT sequence FROM heads")]
-    assert len(set(sequences)) == len(sequences) and None not in sequences
+    sequences = dict(connection.execute("SELECT entry_id, sequence FROM heads"))
+    assert sequences == {"base": 2, "optical": 1, "cam": 1, "extra": 1}  # changes per id
     connection.close()
     value = verify_json(capsys, tmp_path, "--require-signed")
     assert value["ok"] and value["unsigned"] == 0 and value["signed"] > 10
@@ -227,3 +227,21 @@ def test_records_of_a_plain_named_peer_go_in_unauthenticated(
     end_process()
     report = push_store(tmp_path / "robot", fleet_url)
     assert report.problems == [] and report.copied["entries"] == 1
+
+
+def test_each_change_of_current_version_counts_up_per_id_signed_or_not(tmp_path: Path) -> None:
+    for peer in (
+        Peer("galbot", "a").with_storage_root(tmp_path / "plain"),
+        Peer.from_wallet(Wallet.from_seed(SEED), "a").with_storage_root(tmp_path / "signed"),
+    ):
+        peer.register_frame("f", FrameDef.ros_body())
+        peer.register_frame("f", FrameDef.unity())
+        peer.register_frame("f", FrameDef.unity())  # the current body again: no change
+        with peer.transaction():
+            peer.register_frame("f", FrameDef.ros_body())  # v1 again: a change
+            peer.register_frame("g", FrameDef.ros_body())
+            peer.register_frame("g", FrameDef.opengl())
+        end_process()
+        connection = sqlite3.connect(Path(peer.storage_root) / "auki_session.db")
+        assert dict(connection.execute("SELECT entry_id, sequence FROM heads")) == {"f": 3, "g": 2}
+        connection.close()

@@ -27,6 +27,10 @@ def exact(value: str) -> str:
     return value if type(value) is str else str.__str__(value)
 
 
+def _exact_key(key: object) -> object:
+    return str.__str__(key) if isinstance(key, str) else key
+
+
 def describe(value: object) -> str:
     """A short description of a value for error messages (never raises, whatever the value)."""
     try:
@@ -48,7 +52,7 @@ class BodyReader:
             raise InvalidEntryError(f"{where}: expected a JSON object, got {type(body).__name__}")
         # Keys of exact str: a subclass lying in __eq__ would pass `only` and match any field.
         self._body: dict[Any, Any] = {
-            (exact(key) if isinstance(key, str) else key): value for key, value in body.items()
+            (key if type(key) is str else _exact_key(key)): value for key, value in body.items()
         }
         self._where = where
 
@@ -82,9 +86,11 @@ class BodyReader:
     def string(self, key: str) -> str:
         """A required string field."""
         value = self._required(key)
+        if type(value) is str:
+            return value
         if not isinstance(value, str):
             raise self._wrong(key, "a string", value)
-        return exact(value)
+        return str.__str__(value)
 
     def optional_string(self, key: str) -> str | None:
         """A string field that may be absent or null."""
@@ -98,9 +104,11 @@ class BodyReader:
     def choice(self, key: str, allowed: Collection[str]) -> str:
         """A required string field drawn from `allowed`."""
         value = self._required(key)
-        if not isinstance(value, str) or exact(value) not in allowed:
-            raise self._wrong(key, f"one of {', '.join(allowed)}", value)
-        return exact(value)
+        if type(value) is not str:
+            value = str.__str__(value) if isinstance(value, str) else value
+        if type(value) is not str or value not in allowed:
+            raise self._wrong(key, f"one of {', '.join(allowed)}", self._required(key))
+        return value
 
     def boolean(self, key: str) -> bool:
         """A required boolean field."""

@@ -7,13 +7,17 @@ child-key derivation and the peer id encoding as the Auki SDK's `auki-identity` 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from xxhash import xxh3_128_digest
 
 from ..errors import IdentityError
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+# `cryptography` is imported where a key is used: a process that never signs nor verifies
+# (most readers) does not pay its import at start-up.
 
 __all__ = [
     "PEER_KEY_LABEL",
@@ -71,6 +75,8 @@ def derive_child_seed(seed: bytes, label: str) -> bytes:
 
 
 def _private(seed: bytes) -> Ed25519PrivateKey:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
     if type(seed) is not bytes or len(seed) != SEED_BYTES:
         raise IdentityError(f"a seed is {SEED_BYTES} bytes, got {len(bytes(seed))}")
     return Ed25519PrivateKey.from_private_bytes(seed)
@@ -78,6 +84,8 @@ def _private(seed: bytes) -> Ed25519PrivateKey:
 
 def public_key_from_seed(seed: bytes) -> bytes:
     """The 32-byte Ed25519 public key of a 32-byte seed (RFC 8032)."""
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
     return _private(seed).public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
 
 
@@ -124,6 +132,9 @@ def key_peer_id(peer_id: str) -> bytes | None:
 
 def signature_valid(public_key: bytes, message: bytes, signature: bytes) -> bool:
     """Whether `signature` is `public_key`'s Ed25519 signature of `message`."""
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
     try:
         Ed25519PublicKey.from_public_bytes(public_key).verify(signature, message)
     except (InvalidSignature, ValueError):

@@ -17,6 +17,7 @@ from sqlalchemy import (
     Table,
     Text,
     bindparam,
+    case,
     cast,
     func,
     literal,
@@ -40,11 +41,13 @@ from .tables import clocks, entries, heads, log_refs, logs, peers, sessions
 
 __all__ = [
     "CHANGES",
+    "CLOCK_SEQUENCE",
     "CURRENT",
     "CURRENT_HASHES",
     "ENTRY",
     "ENTRY_PREFIX",
     "FOREIGN_KEY_CHECK",
+    "HEAD_SEQUENCE",
     "INSERT_ENTRY",
     "INSERT_LOG",
     "INSERT_LOG_REF",
@@ -59,7 +62,6 @@ __all__ = [
     "PEER_APPS",
     "REGISTERED",
     "RELEASE",
-    "RESERVE_SEQUENCE",
     "ROLLBACK_TO",
     "SAVEPOINT",
     "SESSION",
@@ -121,11 +123,19 @@ _CHANGE = ("hash", "updated_at", "signature", "sequence")
 
 
 def _upsert(dialect: Dialect, table: Table, key: tuple[str, ...]) -> Any:
-    """Insert a head row, or point the existing one at the new hash (if it differs)."""
+    """Insert a head row, or point the existing one at the new hash (if it differs). Its
+    sequence counts the id's changes of current version in this store: the number given when
+    it is higher than the row's (a signed change names its number), else the row's next."""
     statement = insert_for(dialect, table).values(_binds(*key, *_CHANGE))
+    # Literal columns, not bound constants: the statement stays raw (see runner.Compiled).
+    previous = func.coalesce(table.c.sequence, literal_column("0"))
+    sequence = case(
+        (statement.excluded.sequence > previous, statement.excluded.sequence),
+        else_=previous + literal_column("1"),
+    )
     return statement.on_conflict_do_update(
         index_elements=list(key),
-        set_={name: statement.excluded[name] for name in _CHANGE},
+        set_={**{name: statement.excluded[name] for name in _CHANGE}, "sequence": sequence},
         where=table.c.hash != statement.excluded.hash,
     )
 
@@ -177,17 +187,17 @@ UPSERT_CLOCK = Statement(
     ("session_id", "clock_id", *_CHANGE),
     lambda dialect: _upsert(dialect, clocks, ("session_id", "clock_id")),
 )
-RESERVE_SEQUENCE = Statement(
-    "reserve_sequence",
-    ("count", "peer"),
-    lambda _: (
-        peers.update()
-        .where(peers.c.peer_id == bindparam("peer"))
-        .values(sequence=peers.c.sequence + bindparam("count"))
-        .returning(peers.c.sequence)
-    ),
+HEAD_SEQUENCE = Statement(
+    "head_sequence",
+    ("peer_id", "kind", "entry_id"),
+    lambda _: select(heads.c.sequence).where(*_equal(heads, ("peer_id", "kind", "entry_id"))),
 )
-"""Take the next `count` numbers of a peer's sequence of changes; returns the last."""
+CLOCK_SEQUENCE = Statement(
+    "clock_sequence",
+    ("session_id", "clock_id"),
+    lambda _: select(clocks.c.sequence).where(*_equal(clocks, ("session_id", "clock_id"))),
+)
+"""The number of an id's latest change of current version (for a signed change's next)."""
 _SESSION_ROW = ("session_id", "peer_id", "app_id", "started_at", "signature")
 INSERT_SESSION = Statement(
     "insert_session",

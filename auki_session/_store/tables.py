@@ -47,7 +47,6 @@ peers = Table(
     metadata,
     Column("peer_id", Text, nullable=False),
     Column("first_seen_at", Text, nullable=False),
-    Column("sequence", Integer, nullable=False, server_default="0"),
     PrimaryKeyConstraint("peer_id"),
 )
 

@@ -59,9 +59,6 @@ _Staged = tuple[tuple[Any, ...], sql.Statement, tuple[Any, ...]]
 
 Signer = Callable[[bytes], bytes]
 """Signs bytes with a peer's key (Ed25519, 64-byte signatures)."""
-
-_SEQUENCE_BLOCK = 64
-"""Sequence numbers a transaction of many registrations reserves at once."""
 """A version staged for writing: its entries row, its head statement and head row."""
 
 
@@ -120,8 +117,8 @@ class Transaction:
         """Refs `require` found in the database in this transaction (see Learnt)."""
         self.failed: BaseException | None = None
         self._staged: list[_Staged] = []
-        self._sequences: dict[str, list[int]] = {}
-        """Per peer: [next, last] of the sequence numbers this transaction reserved."""
+        self._sequences: dict[tuple[str, str, str, str | None], int] = {}
+        """Per (peer, kind, id, session): the latest change number a signed change took."""
         self._directories: dict[str, dict[str, str]] = {}
         """Per session: each log's directory key (see layout.directory_keys) -> its id."""
 
@@ -255,27 +252,33 @@ class Transaction:
             )
         self.refs_found.add(version)
 
-    def _sequence(self, peer_id: str, block: int) -> int:
-        """The peer's next change number, reserved `block` at a time (numbers a transaction
-        leaves unused are gaps: only their order matters)."""
-        reserved = self._sequences.get(peer_id)
-        if reserved is None or reserved[0] > reserved[1]:
-            (last,) = self.run.one(sql.RESERVE_SEQUENCE, (block, peer_id))
-            reserved = self._sequences[peer_id] = [last - block + 1, last]
-        number = reserved[0]
-        reserved[0] += 1
-        return number
+    def _next_sequence(self, entry: CanonicalEntry) -> int:
+        """The number the id's next change of current version gets (a signed change names
+        it): one more than its latest, in the store or earlier in this transaction."""
+        key = (entry.peer_id, entry.kind, entry.id, entry.session_id)
+        latest = self._sequences.get(key)
+        if latest is None:
+            if entry.kind == "clock":
+                row = self.run.one(sql.CLOCK_SEQUENCE, (entry.session_id, entry.id))
+            else:
+                row = self.run.one(sql.HEAD_SEQUENCE, (entry.peer_id, entry.kind, entry.id))
+            latest = (row[0] or 0) if row is not None else 0
+        self._sequences[key] = latest + 1
+        return latest + 1
 
-    def _prepare(self, entry: CanonicalEntry, signer: Signer | None, block: int) -> _Staged:
+    def _prepare(self, entry: CanonicalEntry, signer: Signer | None) -> _Staged:
         """Check an entry's refs and its peer; its version row, head statement and head row,
-        signed by `signer` when the peer has a key."""
+        signed by `signer` when the peer has a key (an unsigned change's sequence number is
+        counted by the head's upsert)."""
         for kind, ref in entry.depends_on:
             self.require(f"{entry.kind} {entry.id!r}", kind, kind, ref)
         self.ensure_peer(entry.peer_id)
         now = utc_now()
-        sequence = self._sequence(entry.peer_id, block)
+        sequence = 1
         signature = head_signature = None
         if signer is not None:
+            self.flush()  # staged changes of this id count
+            sequence = self._next_sequence(entry)
             signature = signer(entry.canonical).hex()
             record = current_record(
                 entry.peer_id, entry.kind, entry.id, entry.hash, sequence, entry.session_id
@@ -300,7 +303,7 @@ class Transaction:
         """Store a version and make it current; re-registering the current body is a no-op
         (the version is already stored, and the head upsert changes only a different hash)."""
         self.flush()
-        row, upsert, head = self._prepare(entry, signer, 1)
+        row, upsert, head = self._prepare(entry, signer)
         self.run.execute(sql.INSERT_ENTRY, row)
         self.run.execute(upsert, head)
         return entry.ref
@@ -311,7 +314,7 @@ class Transaction:
         A failed check stages nothing, so the call needs no savepoint of its own; an enclosing
         savepoint that rolls back drops what was staged inside it. If writing the staged rows
         fails, that later statement raises and the transaction refuses to commit."""
-        prepared = self._prepare(entry, signer, _SEQUENCE_BLOCK)  # may flush the staged list
+        prepared = self._prepare(entry, signer)  # may flush, which replaces the staged list
         self._staged.append(prepared)
         return entry.ref
 
@@ -440,6 +443,6 @@ class _Savepoint:
             transaction.peers_added.clear()  # their rows may have been rolled back
             transaction.refs_found.clear()  # they may have been registered inside the savepoint
             transaction._directories.clear()  # logs of the savepoint no longer claim theirs
-            transaction._sequences.clear()  # its reservations were rolled back
+            transaction._sequences.clear()  # its changes were rolled back
             return
         transaction.run.execute(sql.RELEASE)

@@ -1,12 +1,11 @@
-"""Signatures of what a key-derived peer declares, and each peer's own sequence of changes.
+"""Signatures of what a key-derived peer declares, and the store's own order of changes.
 
 Every record a peer made from an Auki wallet writes carries its Ed25519 signature (128 hex
 characters, NULL for peers named by a plain id): an entry version (over its canonical JSON), a
 change of current version and a session clock's (over a record naming peer, kind, id, hash
-and the peer's sequence number), a session, a log (over its manifest). `peers.sequence` counts
-a peer's changes of current version in this store; heads and clocks keep the number of the
-change that made them current, so a fleet orders current versions by the owning store's own
-sequence, never by wall clocks.
+and the change's sequence number), a session, a log (over its manifest). Heads and clocks keep
+the sequence number of the change that made them current (1, 2, ... per id in this store), so
+a fleet orders current versions by the owning store's own sequence, never by wall clocks.
 
 Revision ID: 0004_signatures
 Revises: 0003_without_rowid
@@ -32,12 +31,9 @@ def upgrade() -> None:
         op.add_column(table, sa.Column("signature", sa.Text(), nullable=True))
     for table in _SEQUENCED:
         op.add_column(table, sa.Column("sequence", sa.Integer(), nullable=True))
-    op.add_column("peers", sa.Column("sequence", sa.Integer(), nullable=False, server_default="0"))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("peers") as batch:
-        batch.drop_column("sequence")
     for table in _SEQUENCED:
         with op.batch_alter_table(table) as batch:
             batch.drop_column("sequence")
