@@ -109,6 +109,8 @@ class FrameDef:
 def _check_choice(frame: FrameDef, name: str, field: str, allowed: tuple[str, ...]) -> None:
     """Check one field against its choices, keeping it as an exact str."""
     value = getattr(frame, name)
+    if type(value) is str and value in allowed:
+        return  # the common case, a preset's
     if not isinstance(value, str) or exact(value) not in allowed:
         raise InvalidEntryError(
             f"frame: field {field!r} must be one of {', '.join(allowed)}, got {describe(value)}"

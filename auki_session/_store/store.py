@@ -25,7 +25,6 @@ from ..errors import StoreError
 from . import migrate
 from .engines import describe_url, for_writing, make_engine, make_server_engine
 from .files import Directory, make_root
-from .journal import recover
 from .reader import Location, Reader
 from .transaction import Learnt
 
@@ -266,6 +265,8 @@ def _recover(root: Path, engine: Engine) -> None:
             return
     except OSError:
         return
+    from .journal import recover  # imported only when there are journals to replay
+
     with for_writing(engine.connect()) as connection, connection.begin():
         exclusive = connection.dialect.name == "sqlite"  # holding the write lock
         recover(root, Reader(_location(root, None), connection).has_log, exclusive=exclusive)

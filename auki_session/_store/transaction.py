@@ -26,10 +26,10 @@ from ..errors import DuplicateLogError, StoreError, UnresolvedRefError
 from . import statements as sql
 from .engines import Durability, for_writing
 from .files import sync_file
-from .journal import Journal
 from .runner import Runner
 
 if TYPE_CHECKING:
+    from .journal import Journal
     from .store import Store
 
 __all__ = ["KNOWN_REFS_MAX", "Learnt", "Signer", "Transaction", "utc_now"]
@@ -142,7 +142,8 @@ class Transaction:
             if isinstance(error, DBAPIError):
                 raise store.error("cannot write", error) from error
             raise
-        self.journal = Journal(store.root)
+        self.journal: Journal | None = None
+        """Made with the transaction's first manifest (most transactions write none)."""
         self.run = Runner(connection)
         store.local.transaction = self
         return self
@@ -153,7 +154,7 @@ class Transaction:
         error: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        store, journal = self.store, self.journal
+        store, journal = self.store, self.journal or _NO_FILES
         raised = error
         committed = False
         try:
@@ -379,6 +380,10 @@ class Transaction:
             self.run.execute(
                 sql.INSERT_LOG_REF, (row[0], use.role, use.ref.peer_id, use.ref.id, use.ref.hash)
             )
+        if self.journal is None:
+            from .journal import Journal
+
+            self.journal = Journal(self.store.root)
         return self.journal.write_manifest(session_id, peer_id, plan.resource_id, plan.manifest)
 
     def _claim_directory(self, session_id: str, peer_id: str, resource_id: str) -> None:
@@ -407,6 +412,24 @@ class Transaction:
         return _Savepoint(self)
 
 
+class _NoFiles:
+    """The journal of a transaction that wrote no manifest: nothing to undo or remove."""
+
+    records: tuple[()] = ()
+
+    def discard(self) -> None:
+        """Nothing to undo."""
+
+    def abandon(self) -> None:
+        """Nothing to leave."""
+
+    def finish(self) -> None:
+        """Nothing to remove."""
+
+
+_NO_FILES = _NoFiles()
+
+
 class _Savepoint:
     """The context manager of Transaction.savepoint (a class: a generator costs a registration
     inside a transaction 2 us)."""
@@ -420,7 +443,7 @@ class _Savepoint:
     def __enter__(self) -> Transaction:
         transaction = self.transaction
         transaction.flush()  # staged rows belong to the enclosing transaction, not this one
-        self.mark = transaction.journal.mark()
+        self.mark = transaction.journal.mark() if transaction.journal is not None else 0
         transaction.run.execute(sql.SAVEPOINT)
         return transaction
 
@@ -436,7 +459,8 @@ class _Savepoint:
             transaction.run.execute(sql.ROLLBACK_TO)
             transaction.run.execute(sql.RELEASE)
             try:
-                transaction.journal.undo(self.mark)
+                if transaction.journal is not None:
+                    transaction.journal.undo(self.mark)
             except StoreError as failure:
                 transaction.failed = failure  # its files are not all undone: never commit
                 raise
