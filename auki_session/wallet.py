@@ -57,7 +57,7 @@ class Wallet:
             _write_seed(file, os.urandom(identity.SEED_BYTES))
             seed = _read_seed(file)
         wallet = cls.from_seed(seed)
-        wallet._path = str(file)
+        wallet._path = os.path.abspath(file)  # the working directory may change later
         return wallet
 
     def __repr__(self) -> str:

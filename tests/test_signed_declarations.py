@@ -4,7 +4,10 @@ verifies from the peer id alone, and every tampering `verify` can see is reporte
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +19,7 @@ from auki_session import (
     HeadSpec,
     Peer,
     SensorLogSpec,
+    StoreError,
     Wallet,
     canonical_json,
     verify,
@@ -245,3 +249,90 @@ def test_each_change_of_current_version_counts_up_per_id_signed_or_not(tmp_path:
         connection = sqlite3.connect(Path(peer.storage_root) / "auki_session.db")
         assert dict(connection.execute("SELECT entry_id, sequence FROM heads")) == {"f": 3, "g": 2}
         connection.close()
+
+
+# --- found by review: each fails on the code before its fix ---------------------------------------
+
+
+def test_a_pushed_change_carries_its_signature_and_sequence_and_the_fleet_verifies(
+    tmp_path: Path, fleet_url: str
+) -> None:
+    peer = Peer.from_wallet(Wallet.from_seed(SEED), "a").with_storage_root(tmp_path / "robot")
+    peer.register_frame("f", FrameDef.ros_body())
+    end_process()
+    push_store(tmp_path / "robot", fleet_url)
+    peer.register_frame("f", FrameDef.unity())
+    end_process()
+    assert push_store(tmp_path / "robot", fleet_url).problems == []
+    fleet = Peer(PEER_ID, "reader").with_storage_url(fleet_url).with_storage_root(tmp_path / "x")
+    assert fleet.current("frame", "f").body["handedness"] == "left"
+    run = verify_process("--url", fleet_url)
+    assert run["ok"], run["problems"]
+
+
+def verify_process(*where: str) -> dict[str, Any]:
+    """`python -m auki_session ... --json verify` as another process would run it."""
+    done = subprocess.run(
+        [sys.executable, "-m", "auki_session", *where, "--json", "verify"],
+        capture_output=True,
+        check=False,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent)},
+    )
+    value: dict[str, Any] = json.loads(done.stdout)
+    return value
+
+
+def test_the_fleet_keeps_the_stores_latest_change_whatever_its_clock(
+    tmp_path: Path, fleet_url: str
+) -> None:
+    peer = Peer("galbot", "a").with_storage_root(tmp_path / "robot")
+    peer.register_frame("f", FrameDef.ros_body())
+    end_process()
+    push_store(tmp_path / "robot", fleet_url)
+    peer.register_frame("f", FrameDef.unity())
+    end_process()
+    tamper(tmp_path / "robot", "UPDATE heads SET updated_at = '1970-01-01T00:00:00.000000Z'")
+    push_store(tmp_path / "robot", fleet_url)
+    fleet = Peer("galbot", "reader").with_storage_url(fleet_url).with_storage_root(tmp_path / "x")
+    assert fleet.current("frame", "f").body["handedness"] == "left"
+
+
+def test_a_relative_seed_path_is_checked_where_it_was_loaded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "root"
+    root.mkdir()
+    monkeypatch.chdir(root)
+    wallet = Wallet.load_or_mint("identity.seed")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigurationError, match="inside the storage root"):
+        Peer.from_wallet(wallet, "a").with_storage_root(root)
+
+
+def test_a_store_of_an_older_schema_is_refused_by_push_before_anything_lands(
+    tmp_path: Path, fleet_url: str
+) -> None:
+    old = tmp_path / "old"
+    old.mkdir()
+    fixtures = Path(__file__).parent / "fixtures"
+    (old / "auki_session.db").write_bytes((fixtures / "schema_0003.db").read_bytes())
+    with pytest.raises(StoreError, match="db upgrade"):
+        push_store(old, fleet_url)
+
+
+def test_sequences_stay_one_per_change_when_peers_mix_and_bodies_repeat(tmp_path: Path) -> None:
+    signed = Peer.from_wallet(Wallet.from_seed(SEED), "a").with_storage_root(tmp_path)
+    plain = Peer(PEER_ID, "a").with_storage_root(tmp_path)  # the same id, no key
+    with signed.transaction(plain):
+        signed.register_frame("g", FrameDef.ros_body())
+        plain.register_frame("g", FrameDef.unity())
+        signed.register_frame("g", FrameDef.opengl())
+        signed.register_frame("h", FrameDef.ros_body())
+        signed.register_frame("h", FrameDef.ros_body())  # the current body: no change
+        signed.register_frame("h", FrameDef.unity())
+    end_process()
+    connection = sqlite3.connect(tmp_path / "auki_session.db")
+    assert dict(connection.execute("SELECT entry_id, sequence FROM heads")) == {"g": 3, "h": 2}
+    connection.close()
+    value = verify_process("--root", str(tmp_path))
+    assert value["ok"], value["problems"]

@@ -14,11 +14,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, select, tuple_
+from sqlalchemy import Connection, Engine, Table, and_, func, or_, select, tuple_
 
 from .._domain.hashing import content_hash
 from .._domain.identity import key_peer_id, signature_valid
 from .._domain.signed import current_record, session_record
+from ..errors import StoreError
 from . import migrate
 from .engines import describe_url, for_writing, make_server_engine
 from .statements import insert_for
@@ -28,6 +29,7 @@ from .tables import clocks, entries, heads, log_refs, logs, peers, sessions
 __all__ = ["PushReport", "push", "push_store"]
 
 BATCH = 2_000
+_CHANGE_COLUMNS = ("hash", "updated_at", "signature", "sequence")
 
 
 @dataclass(slots=True)
@@ -96,6 +98,15 @@ def push_store(root: Path, url: str, *, allow_unsigned: bool = False) -> PushRep
     upgrading its schema first. Records of key-derived peer ids need their valid signatures
     (unsigned ones too, with `allow_unsigned`); the others are refused per row."""
     source = open_store(root, readonly=True)
+    with source.engine.connect() as connection:
+        revision = migrate.current_revision(connection)
+    if revision != migrate.HEAD:
+        source.close()
+        raise StoreError(
+            f"{source.where}: schema revision {revision!r} is older than this auki-session's "
+            f"{migrate.HEAD!r}: run `auki-session --root {root} db upgrade` on a writable copy "
+            "first (nothing was pushed)"
+        )
     target = make_server_engine(url)
     try:
         migrate.ensure_schema(target, describe_url(url))
@@ -270,10 +281,20 @@ def _push_heads(
             if not values:
                 continue
             statement = insert_for(writing.dialect, table)
+            incoming, stored = statement.excluded, table.c
             statement = statement.on_conflict_do_update(
                 index_elements=key,
-                set_={"hash": statement.excluded.hash, "updated_at": statement.excluded.updated_at},
-                where=table.c.updated_at < statement.excluded.updated_at,
+                set_={name: incoming[name] for name in _CHANGE_COLUMNS},
+                # The owning store's own order of changes; rows from before sequences were
+                # kept (schema 0003 and older) fall back to their timestamps.
+                where=or_(
+                    func.coalesce(incoming.sequence, 0) > func.coalesce(stored.sequence, 0),
+                    and_(
+                        incoming.sequence.is_(None),
+                        stored.sequence.is_(None),
+                        stored.updated_at < incoming.updated_at,
+                    ),
+                ),
             )
             changed = writing.execute(statement.returning(table.c.hash), values).all()
         report.count(table.name, len(changed), len(rows))

@@ -190,12 +190,20 @@ UPSERT_CLOCK = Statement(
 HEAD_SEQUENCE = Statement(
     "head_sequence",
     ("peer_id", "kind", "entry_id"),
-    lambda _: select(heads.c.sequence).where(*_equal(heads, ("peer_id", "kind", "entry_id"))),
+    lambda _: (
+        select(heads.c.sequence)
+        .where(*_equal(heads, ("peer_id", "kind", "entry_id")))
+        .with_for_update()
+    ),
 )
 CLOCK_SEQUENCE = Statement(
     "clock_sequence",
     ("session_id", "clock_id"),
-    lambda _: select(clocks.c.sequence).where(*_equal(clocks, ("session_id", "clock_id"))),
+    lambda _: (
+        select(clocks.c.sequence)
+        .where(*_equal(clocks, ("session_id", "clock_id")))
+        .with_for_update()
+    ),
 )
 """The number of an id's latest change of current version (for a signed change's next)."""
 _SESSION_ROW = ("session_id", "peer_id", "app_id", "started_at", "signature")

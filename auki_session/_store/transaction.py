@@ -93,7 +93,6 @@ class Transaction:
     __slots__ = (
         "_begun",
         "_directories",
-        "_sequences",
         "_staged",
         "connection",
         "durability",
@@ -117,8 +116,6 @@ class Transaction:
         """Refs `require` found in the database in this transaction (see Learnt)."""
         self.failed: BaseException | None = None
         self._staged: list[_Staged] = []
-        self._sequences: dict[tuple[str, str, str, str | None], int] = {}
-        """Per (peer, kind, id, session): the latest change number a signed change took."""
         self._directories: dict[str, dict[str, str]] = {}
         """Per session: each log's directory key (see layout.directory_keys) -> its id."""
 
@@ -255,17 +252,14 @@ class Transaction:
 
     def _next_sequence(self, entry: CanonicalEntry) -> int:
         """The number the id's next change of current version gets (a signed change names
-        it): one more than its latest, in the store or earlier in this transaction."""
-        key = (entry.peer_id, entry.kind, entry.id, entry.session_id)
-        latest = self._sequences.get(key)
-        if latest is None:
-            if entry.kind == "clock":
-                row = self.run.one(sql.CLOCK_SEQUENCE, (entry.session_id, entry.id))
-            else:
-                row = self.run.one(sql.HEAD_SEQUENCE, (entry.peer_id, entry.kind, entry.id))
-            latest = (row[0] or 0) if row is not None else 0
-        self._sequences[key] = latest + 1
-        return latest + 1
+        it): one more than its latest, read from the database (after this transaction's staged
+        rows are written; on a server database the row is locked until commit, so a concurrent
+        writer of the same id waits and reads the number this one wrote)."""
+        if entry.kind == "clock":
+            row = self.run.one(sql.CLOCK_SEQUENCE, (entry.session_id, entry.id))
+        else:
+            row = self.run.one(sql.HEAD_SEQUENCE, (entry.peer_id, entry.kind, entry.id))
+        return ((row[0] or 0) if row is not None else 0) + 1
 
     def _prepare(self, entry: CanonicalEntry, signer: Signer | None) -> _Staged:
         """Check an entry's refs and its peer; its version row, head statement and head row,
@@ -467,6 +461,5 @@ class _Savepoint:
             transaction.peers_added.clear()  # their rows may have been rolled back
             transaction.refs_found.clear()  # they may have been registered inside the savepoint
             transaction._directories.clear()  # logs of the savepoint no longer claim theirs
-            transaction._sequences.clear()  # its changes were rolled back
             return
         transaction.run.execute(sql.RELEASE)
