@@ -69,7 +69,9 @@ __all__ = [
     "SESSION_RESOURCES",
     "TABLE_COUNTS",
     "UPSERT_CLOCK",
+    "UPSERT_CLOCK_UNSIGNED",
     "UPSERT_HEAD",
+    "UPSERT_HEAD_UNSIGNED",
     "Statement",
     "clock_list",
     "current_entries",
@@ -186,6 +188,36 @@ UPSERT_CLOCK = Statement(
     "upsert_clock",
     ("session_id", "clock_id", *_CHANGE),
     lambda dialect: _upsert(dialect, clocks, ("session_id", "clock_id")),
+)
+
+
+def _upsert_unsigned(dialect: Dialect, table: Table, key: tuple[str, ...]) -> Any:
+    """`_upsert` for a change nobody signs: no signature, and its sequence number counted by
+    the statement (1, or the row's next), with no values bound for them."""
+    values = {**_binds(*key, "hash", "updated_at"), "sequence": literal_column("1")}
+    statement = insert_for(dialect, table).values(values)
+    previous = func.coalesce(table.c.sequence, literal_column("0"))
+    return statement.on_conflict_do_update(
+        index_elements=list(key),
+        set_={
+            "hash": statement.excluded.hash,
+            "updated_at": statement.excluded.updated_at,
+            "signature": null(),
+            "sequence": previous + literal_column("1"),
+        },
+        where=table.c.hash != statement.excluded.hash,
+    )
+
+
+UPSERT_HEAD_UNSIGNED = Statement(
+    "upsert_head_unsigned",
+    ("peer_id", "kind", "entry_id", "hash", "updated_at"),
+    lambda dialect: _upsert_unsigned(dialect, heads, ("peer_id", "kind", "entry_id")),
+)
+UPSERT_CLOCK_UNSIGNED = Statement(
+    "upsert_clock_unsigned",
+    ("session_id", "clock_id", "hash", "updated_at"),
+    lambda dialect: _upsert_unsigned(dialect, clocks, ("session_id", "clock_id")),
 )
 HEAD_SEQUENCE = Statement(
     "head_sequence",

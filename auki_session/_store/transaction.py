@@ -269,8 +269,7 @@ class Transaction:
             self.require(f"{entry.kind} {entry.id!r}", kind, kind, ref)
         self.ensure_peer(entry.peer_id)
         now = utc_now()
-        sequence = 1
-        signature = head_signature = None
+        signature = None
         if signer is not None:
             self.flush()  # staged changes of this id count
             sequence = self._next_sequence(entry)
@@ -278,7 +277,11 @@ class Transaction:
             record = current_record(
                 entry.peer_id, entry.kind, entry.id, entry.hash, sequence, entry.session_id
             )
-            head_signature = signer(record).hex()
+            change: tuple[Any, ...] = (entry.hash, now, signer(record).hex(), sequence)
+            head_statements = (sql.UPSERT_CLOCK, sql.UPSERT_HEAD)
+        else:
+            change = (entry.hash, now)
+            head_statements = (sql.UPSERT_CLOCK_UNSIGNED, sql.UPSERT_HEAD_UNSIGNED)
         row = (
             entry.hash,
             entry.kind,
@@ -289,10 +292,9 @@ class Transaction:
             now,
             signature,
         )
-        change = (entry.hash, now, head_signature, sequence)
         if entry.kind == "clock":
-            return row, sql.UPSERT_CLOCK, (entry.session_id, entry.id, *change)
-        return row, sql.UPSERT_HEAD, (entry.peer_id, entry.kind, entry.id, *change)
+            return row, head_statements[0], (entry.session_id, entry.id, *change)
+        return row, head_statements[1], (entry.peer_id, entry.kind, entry.id, *change)
 
     def put_entry(self, entry: CanonicalEntry, signer: Signer | None = None) -> RegistryRef:
         """Store a version and make it current; re-registering the current body is a no-op
@@ -322,7 +324,9 @@ class Transaction:
         self._staged = []
         try:
             self.run.many(sql.INSERT_ENTRY, [row for row, _, _ in staged])
-            for statement in (sql.UPSERT_HEAD, sql.UPSERT_CLOCK):
+            # A signed change flushes what was staged before it, so it is the first of its
+            # batch: written first, it stays before the unsigned changes staged after it.
+            for statement in _HEAD_STATEMENTS:
                 heads = [head for _, upsert, head in staged if upsert is statement]
                 if heads:
                     self.run.many(statement, heads)
@@ -404,6 +408,14 @@ class Transaction:
     def savepoint(self) -> _Savepoint:
         """A nested block: on an exception, undo its rows and manifests, and re-raise."""
         return _Savepoint(self)
+
+
+_HEAD_STATEMENTS = (
+    sql.UPSERT_HEAD,
+    sql.UPSERT_CLOCK,
+    sql.UPSERT_HEAD_UNSIGNED,
+    sql.UPSERT_CLOCK_UNSIGNED,
+)
 
 
 class _NoFiles:
