@@ -344,57 +344,28 @@ def test_a_hostile_journal_record_removes_no_committed_manifest_and_nothing_outs
     assert {info.resource_id for info in session.logs()} == {"cam", "other"}
 
 
+@pytest.mark.parametrize("link", ["symbolic", "hard"])
 def test_a_journal_that_is_a_link_to_an_outside_file_leaves_that_file_alone(
-    tmp_path: Path,
+    tmp_path: Path, link: str
 ) -> None:
     root = tmp_path / "store"
     _, session, _ = setup(root)
     outside = make_outside(tmp_path)
     target = outside / "journal.json"
-    target.write_text(
-        json.dumps(
-            {
-                "session_id": session.session_id,
-                "peer_id": PEER,
-                "resource_id": "cam",
-                "temp": TEMP,
-                "made": MADE_ALL,
-            }
-        )
-        + "\n"
-    )
+    record = {
+        "session_id": session.session_id,
+        "peer_id": PEER,
+        "resource_id": "cam",
+        "temp": TEMP,
+        "made": MADE_ALL,
+    }
+    target.write_text(json.dumps(record) + "\n")
     pending = root / ".auki_session" / "pending"
     pending.mkdir(parents=True)
-    (pending / f"1-{HEX}.json").symlink_to(target)
-    outside_before = tree(outside)
-
-    assert reopen(root) == 1
-
-    assert tree(outside) == outside_before
-
-
-def test_a_journal_that_is_a_hard_link_to_an_outside_file_leaves_that_file_alone(
-    tmp_path: Path,
-) -> None:
-    root = tmp_path / "store"
-    _, session, _ = setup(root)
-    outside = make_outside(tmp_path)
-    target = outside / "journal.json"
-    target.write_text(
-        json.dumps(
-            {
-                "session_id": session.session_id,
-                "peer_id": PEER,
-                "resource_id": "cam",
-                "temp": TEMP,
-                "made": MADE_ALL,
-            }
-        )
-        + "\n"
-    )
-    pending = root / ".auki_session" / "pending"
-    pending.mkdir(parents=True)
-    os.link(target, pending / f"1-{HEX}.json")
+    if link == "symbolic":
+        (pending / f"1-{HEX}.json").symlink_to(target)
+    else:
+        os.link(target, pending / f"1-{HEX}.json")
     outside_before = tree(outside)
 
     assert reopen(root) == 1

@@ -24,7 +24,6 @@ __all__ = [
     "check_peer_path",
     "check_resource_path",
     "directory_keys",
-    "log_dir",
     "log_parts",
     "manifest_path",
     "registry_file",
@@ -40,11 +39,6 @@ _HASH = re.compile(r"[0-9a-f]{32}")
 def log_parts(session_id: str, peer_id: str, resource_id: str) -> tuple[str, ...]:
     """The path segments of a log directory below the root, nesting on `/` in the resource id."""
     return (session_id, "logs", peer_id, *resource_id.split("/"))
-
-
-def log_dir(root: Path, session_id: str, peer_id: str, resource_id: str) -> Path:
-    """`<root>/<session_id>/logs/<peer_id>/<resource_id>/`."""
-    return root.joinpath(*log_parts(session_id, peer_id, resource_id))
 
 
 def check_resource_path(resource_id: str) -> None:

@@ -18,25 +18,9 @@ from auki_session import (
     SensorLogSpec,
     TimeTransformLogSpec,
 )
+from tests.conftest import camera_body
 
 SECOND = 1_000_000_000
-
-
-def camera(frame: object) -> dict[str, object]:
-    return {
-        "kind": "camera",
-        "type": "rgb",
-        "width": 640,
-        "height": 480,
-        "frame_rate_hz": 30,
-        "image_encoding": "jpeg",
-        "pixel_format": "RGB8",
-        "row_stride_bytes": 0,
-        "color_space": "sRGB",
-        "intrinsics_model": "pinhole",
-        "distortion_model": "none",
-        "frame": frame,
-    }
 
 
 def main() -> None:
@@ -51,7 +35,7 @@ def main() -> None:
     ack(kind="entry", hash=base.hash)
     optical = peer.register_frame("optical", FrameDef.ros_optical())
     ack(kind="entry", hash=optical.hash)
-    cam = peer.register_sensor("cam", camera(optical))
+    cam = peer.register_sensor("cam", camera_body(optical))
     ack(kind="entry", hash=cam.hash)
     session = peer.start_session()
     ack(kind="session", id=session.session_id)
@@ -59,7 +43,7 @@ def main() -> None:
     log = session.register_sensor_log(SensorLogSpec(cam, clock, HeadSpec.fixed(), SECOND, 0))
     ack(kind="log", session=session.session_id, resource=log.resource_id)
     with peer.transaction():
-        left = peer.register_sensor("cam/left", camera(optical))
+        left = peer.register_sensor("cam/left", camera_body(optical))
         logs = [
             session.register_sensor_log(SensorLogSpec(left, clock, HeadSpec.fixed(), SECOND, 0)),
             session.register_pose_log(
@@ -91,7 +75,7 @@ def main() -> None:
         ack(kind="log", session=session.session_id, resource=handle.resource_id)
     try:
         with peer.transaction():
-            right = peer.register_sensor("cam/right", camera(optical))
+            right = peer.register_sensor("cam/right", camera_body(optical))
             session.register_sensor_log(SensorLogSpec(right, clock, HeadSpec.fixed(), SECOND, 0))
             raise RuntimeError("rolled back on purpose")
     except RuntimeError:
