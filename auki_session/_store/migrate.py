@@ -26,7 +26,13 @@ __all__ = [
 _MIGRATION_LOCK_KEY = 0x61756B69
 
 # Every revision this code knows, oldest first; the last is the schema the code runs on.
-REVISIONS = ("0001_initial", "0002_views", "0003_without_rowid", "0004_signatures")
+REVISIONS = (
+    "0001_initial",
+    "0002_views",
+    "0003_without_rowid",
+    "0004_signatures",
+    "0005_fleet_authority",
+)
 HEAD = REVISIONS[-1]
 BEFORE_SIGNATURES = REVISIONS[: REVISIONS.index("0004_signatures")]
 """Revisions whose tables hold no signatures (summaries of such stores count none)."""

@@ -6,6 +6,7 @@ the key's b-tree); other databases ignore the option."""
 from __future__ import annotations
 
 from sqlalchemy import (
+    BigInteger,
     CheckConstraint,
     Column,
     ForeignKey,
@@ -22,15 +23,22 @@ __all__ = [
     "VERSION_TABLE",
     "clocks",
     "entries",
+    "fleet_bindings",
+    "fleet_rebinds",
     "heads",
     "log_refs",
     "logs",
     "metadata",
     "peers",
     "sessions",
+    "store_identity",
 ]
 
 VERSION_TABLE = "auki_session_schema_version"
+
+# Row ids of tables that grow with a fleet are 64-bit on a server; on SQLite an INTEGER PRIMARY
+# KEY is the 64-bit rowid already (and must be spelt INTEGER to be it).
+RowId = BigInteger().with_variant(Integer(), "sqlite")
 
 metadata = MetaData(
     naming_convention={
@@ -53,7 +61,7 @@ peers = Table(
 entries = Table(
     "entries",
     metadata,
-    Column("id", Integer, nullable=False),
+    Column("id", RowId, nullable=False),
     Column("hash", Text, nullable=False),
     Column("kind", Text, nullable=False),
     Column("peer_id", Text, ForeignKey("peers.peer_id"), nullable=False),
@@ -112,7 +120,7 @@ clocks = Table(
 logs = Table(
     "logs",
     metadata,
-    Column("id", Integer, nullable=False),
+    Column("id", RowId, nullable=False),
     Column("session_id", Text, ForeignKey("sessions.session_id"), nullable=False),
     Column("resource_id", Text, nullable=False),
     Column("kind", Text, nullable=False),
@@ -128,7 +136,7 @@ logs = Table(
 log_refs = Table(
     "log_refs",
     metadata,
-    Column("log_id", Integer, ForeignKey("logs.id"), nullable=False),
+    Column("log_id", RowId, ForeignKey("logs.id"), nullable=False),
     Column("role", Text, nullable=False),
     Column("peer_id", Text, nullable=False),
     Column("entry_id", Text, nullable=False),
@@ -137,3 +145,42 @@ log_refs = Table(
     Index(None, "hash"),
     sqlite_with_rowid=False,
 )
+
+store_identity = Table(
+    "store_identity",
+    metadata,
+    Column("store_id", Text, nullable=False),
+    Column("created_at", Text, nullable=False),
+    PrimaryKeyConstraint("store_id"),
+)
+"""One row: the random identity minted with the store. A fleet binds a peer with a plain id to
+the store that first pushed it (by the identity's digest, so the fleet never holds the secret)."""
+
+fleet_bindings = Table(
+    "fleet_bindings",
+    metadata,
+    Column("peer_id", Text, ForeignKey("peers.peer_id"), nullable=False),
+    Column("authority", Text, nullable=False),
+    Column("store_digest", Text, nullable=False),
+    Column("bound_at", Text, nullable=False),
+    Column("last_push_at", Text, nullable=False),
+    PrimaryKeyConstraint("peer_id"),
+    CheckConstraint("authority IN ('signature', 'store')", name="authority"),
+)
+"""In a fleet database: who may push each peer's records. `signature` for a key-derived peer id
+(its signed records come in from any store; unsigned ones, when a push allows them, only from the
+bound store), `store` for any other id (only from the bound store)."""
+
+fleet_rebinds = Table(
+    "fleet_rebinds",
+    metadata,
+    Column("id", RowId, nullable=False),
+    Column("peer_id", Text, ForeignKey("peers.peer_id"), nullable=False),
+    Column("old_store_digest", Text, nullable=False),
+    Column("new_store_digest", Text, nullable=False),
+    Column("rebound_by", Text, nullable=False),
+    Column("rebound_at", Text, nullable=False),
+    PrimaryKeyConstraint("id"),
+    Index(None, "peer_id", "id"),
+)
+"""In a fleet database: every explicit move of a peer's binding to another store, by whom, when."""
