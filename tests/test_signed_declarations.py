@@ -24,7 +24,7 @@ from auki_session import (
     canonical_json,
     verify,
 )
-from auki_session._store.push import push_store
+from auki_session._store.push import PushOptions, push_store
 from tests.conftest import camera_body, end_process
 from tests.test_cli import cli
 
@@ -218,7 +218,7 @@ def test_unsigned_records_of_a_key_id_need_an_explicit_allowance(
     refused = push_store(tmp_path / "robot", fleet_url)
     assert refused.copied.get("entries", 0) == 0
     assert any("unsigned" in problem for problem in refused.problems)
-    allowed = push_store(tmp_path / "robot", fleet_url, allow_unsigned=True)
+    allowed = push_store(tmp_path / "robot", fleet_url, PushOptions(allow_unsigned=True))
     assert allowed.problems == [] and allowed.copied["entries"] == 1
 
 

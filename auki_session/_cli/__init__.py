@@ -36,7 +36,9 @@ def _run(args: argparse.Namespace) -> Result:
     if command == "demo":
         return demo(args.demo_root or args.root or DEMO_ROOT)
     if command == "push":
-        return commands.push(Path(args.source), args.target, args.allow_unsigned)
+        return commands.push(
+            Path(args.source), args.target, args.allow_unsigned, args.rebind, args.by
+        )
     if command == "db" and args.action == "check":
         return commands.db_check(root, url)
     if command == "db" and args.action == "upgrade":

@@ -432,19 +432,33 @@ def uses(reader: Reader, entry_hash: str) -> Result:
     return Result(value, lines if value else [f"no log uses {entry_hash}"])
 
 
-def push(source: Path, target: str, allow_unsigned: bool = False) -> Result:
-    """Copy a robot's store into a fleet database (a key-derived peer id's records only with
-    their valid signatures, unless unsigned ones are allowed)."""
-    from .._store.push import push_store
+def push(
+    source: Path,
+    target: str,
+    allow_unsigned: bool = False,
+    rebind: Sequence[str] = (),
+    rebound_by: str = "",
+) -> Result:
+    """Copy a robot's store into a fleet database: a key-derived peer id's records only with
+    their valid signatures (unless unsigned ones are allowed), any other peer's only from the
+    store the fleet binds it to (unless the operator rebinds it to this one)."""
+    from .._store.push import PushOptions, push_store
 
-    report = push_store(source, target, allow_unsigned=allow_unsigned)
-    value = {"copied": report.copied, "present": report.present, "problems": report.problems}
+    options = PushOptions(allow_unsigned, frozenset(rebind), rebound_by)
+    report = push_store(source, target, options)
+    value = {
+        "copied": report.copied,
+        "present": report.present,
+        "problems": report.problems,
+        "notes": report.notes,
+    }
     tables = sorted(set(report.copied) | set(report.present))
     lines = render.table(
         ["table", "copied", "already there"],
         [(t, report.copied.get(t, 0), report.present.get(t, 0)) for t in tables],
         numeric=(1, 2),
     )
+    lines += [f"note: {note}" for note in report.notes]
     lines += [f"problem: {problem}" for problem in report.problems]
     if not report.problems:
         return Result(value, lines)

@@ -121,6 +121,17 @@ def parser() -> argparse.ArgumentParser:
         help="accept records of key-derived peer ids that carry no signature (shown as "
         "unauthenticated); badly signed ones are refused anyway",
     )
+    sub.add_argument(
+        "--rebind",
+        action="append",
+        default=[],
+        metavar="PEER",
+        help="move PEER's fleet binding to this store (an operator's decision, recorded with "
+        "--by and the time); repeatable",
+    )
+    sub.add_argument(
+        "--by", default="", metavar="NAME", help="who decided the rebinds (default: the OS user)"
+    )
     sub = command("demo", f"register a demo robot into ROOT (default ./{DEMO_ROOT}) and show it")
     sub.add_argument("demo_root", nargs="?", metavar="ROOT")
     return top

@@ -228,24 +228,37 @@ def entry_lines(
 
 
 def peer_lines(peers: Sequence[PeerSummary]) -> list[str]:
-    """Peers with their counts, as a table."""
-    return table(
-        ["peer", "frames", "sensors", "detectors", "sessions", "signed", "apps", "first seen"],
-        [
-            (
-                p.peer_id,
-                p.frames,
-                p.sensors,
-                p.detectors,
-                p.sessions,
-                _signed(p),
-                ", ".join(p.app_ids),
-                format_time(p.first_seen_at),
-            )
-            for p in peers
-        ],
-        numeric=(1, 2, 3, 4),
-    )
+    """Peers with their counts, as a table; in a fleet database also how each peer's authority
+    was established (its key's signatures, or a binding to one store) and its last push."""
+    fleet = any(p.authority is not None for p in peers)
+    headers = ["peer", "frames", "sensors", "detectors", "sessions", "signed", "apps"]
+    headers += ["authority", "last push"] if fleet else ["first seen"]
+    rows = []
+    for p in peers:
+        row: list[object] = [
+            p.peer_id,
+            p.frames,
+            p.sensors,
+            p.detectors,
+            p.sessions,
+            _signed(p),
+            ", ".join(p.app_ids),
+        ]
+        if fleet:
+            row += [_authority(p.authority), format_time(p.last_push_at or "")]
+        else:
+            row.append(format_time(p.first_seen_at))
+        rows.append(tuple(row))
+    return table(headers, rows, numeric=(1, 2, 3, 4))
+
+
+def _authority(authority: str | None) -> str:
+    """How a fleet admits a peer's records, as a listing says it."""
+    if authority == "signature":
+        return "signature"
+    if authority == "store":
+        return "store binding (unauthenticated)"
+    return "none yet (pushed before bindings)"
 
 
 def _signed(peer: PeerSummary) -> str:

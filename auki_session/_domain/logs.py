@@ -14,6 +14,7 @@ from .refs import LogRef, RegistryRef
 from .specs import DetectionLogSpec, HeadSpec, PoseLogSpec, SensorLogSpec, TimeTransformLogSpec
 
 __all__ = [
+    "ROLES",
     "DetectionLogHandle",
     "LogHandle",
     "LogInfo",
@@ -24,6 +25,7 @@ __all__ = [
     "PoseLogHandle",
     "SensorLogHandle",
     "TimeTransformLogHandle",
+    "manifest_refs",
     "plan_log",
 ]
 
@@ -38,6 +40,35 @@ class LogRefUse:
     role: str
     kind: EntryKind
     ref: RegistryRef
+
+
+ROLES: dict[str, tuple[str, ...]] = {
+    "sensor": ("sensor", "clock", "frame"),
+    "pose": ("from_frame", "to_frame", "clock"),
+    "time_transform": ("from_clock", "to_clock"),
+    "detection": ("detector", "input_sensor", "clock"),
+}
+"""The roles a manifest of each log kind may hold a registry ref under (`frame` is optional)."""
+
+
+def manifest_refs(kind: str, manifest: object) -> dict[str, tuple[str, str, str]] | None:
+    """The (peer id, id, hash) a log's manifest names under each role, or None when the
+    manifest is not an object of that kind's refs (a hostile or damaged row)."""
+    roles = ROLES.get(kind)
+    if roles is None or not isinstance(manifest, dict):
+        return None
+    found: dict[str, tuple[str, str, str]] = {}
+    for role in roles:
+        ref = manifest.get(role)
+        if ref is None and role == "frame":
+            continue
+        if not isinstance(ref, dict) or set(ref) != {"peer_id", "id", "hash"}:
+            return None
+        values = (ref["peer_id"], ref["id"], ref["hash"])
+        if not all(isinstance(value, str) for value in values):
+            return None
+        found[role] = values
+    return found
 
 
 @dataclass(frozen=True, slots=True)

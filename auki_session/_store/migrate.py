@@ -11,6 +11,7 @@ from .engines import for_writing
 from .tables import VERSION_TABLE
 
 __all__ = [
+    "BEFORE_BINDINGS",
     "BEFORE_SIGNATURES",
     "HEAD",
     "REVISIONS",
@@ -36,6 +37,8 @@ REVISIONS = (
 HEAD = REVISIONS[-1]
 BEFORE_SIGNATURES = REVISIONS[: REVISIONS.index("0004_signatures")]
 """Revisions whose tables hold no signatures (summaries of such stores count none)."""
+BEFORE_BINDINGS = REVISIONS[: REVISIONS.index("0005_fleet_authority")]
+"""Revisions without store identities and fleet bindings."""
 
 
 def migrations_dir() -> Path:

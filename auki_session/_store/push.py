@@ -1,49 +1,226 @@
 """Copying one store into another (a robot's SQLite store into a fleet database).
 
 Entries are content-addressed, so a push is a set union: a hash already present is skipped, and
-a hash present with different canonical JSON is reported as corruption and never written. Every
-batch commits on its own and every insert is idempotent, so a push that is interrupted resumes
-cleanly when run again, and robots pushing at the same time do not conflict.
+a hash present with different canonical JSON is reported as corruption and never written.
+
+Every record belongs to one peer, and a push adds or changes a peer's records only with that
+peer's authority (`_Authority`): a key-derived peer id's records need the peer's valid signature;
+any other id is bound to the store that first pushed it (by the digest of the store's random
+identity) and accepted from that store only, until an operator rebinds it. Current versions are
+ordered by the owning store's sequence of changes, never by clocks. Sessions are keyed by their
+id in the fleet: the same id under another peer is a reported conflict, and everything of the
+refused session (its clocks, their versions, its logs) is refused with it. Every row is checked
+before it is sent (hashes, JSON against columns, manifest against refs, text PostgreSQL can
+hold); a refusal is per row, reported with its reason, and the rest lands.
+
+Every batch commits on its own and every insert is idempotent, so a push that is interrupted
+resumes cleanly when run again, and robots pushing at the same time do not conflict.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import getpass
+import hashlib
+import json
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, and_, func, or_, select, tuple_
+from sqlalchemy import Connection, Engine, Table, and_, func, or_, select, tuple_, update
+from sqlalchemy.exc import DBAPIError
 
-from .._domain.hashing import content_hash
+from .._domain.entries import Entry
 from .._domain.identity import key_peer_id, signature_valid
+from .._domain.logs import manifest_refs
 from .._domain.signed import current_record, session_record
 from ..errors import StoreError
 from . import migrate
 from .engines import describe_url, for_writing, make_server_engine
 from .statements import insert_for
 from .store import open_store
-from .tables import clocks, entries, heads, log_refs, logs, peers, sessions
+from .tables import (
+    clocks,
+    entries,
+    fleet_bindings,
+    fleet_rebinds,
+    heads,
+    log_refs,
+    logs,
+    peers,
+    sessions,
+    store_identity,
+)
+from .transaction import utc_now
+from .verify import entry_problems
 
-__all__ = ["PushReport", "push", "push_store"]
+__all__ = ["PushOptions", "PushReport", "push", "push_store", "store_digest"]
 
 BATCH = 2_000
 _CHANGE_COLUMNS = ("hash", "updated_at", "signature", "sequence")
 
 
+@dataclass(frozen=True, slots=True)
+class PushOptions:
+    """How a push treats authority: unsigned records of key-derived ids, explicit rebinds."""
+
+    allow_unsigned: bool = False
+    rebind: frozenset[str] = frozenset()
+    """Peers whose fleet binding moves to this store (an operator's explicit decision)."""
+    rebound_by: str = ""
+    """Who decided the rebinds (recorded with them); the OS user when empty."""
+
+
 @dataclass(slots=True)
 class PushReport:
-    """What a push copied, what was already there, and what it refused."""
+    """What a push copied, what was already there, what it refused and what it noted."""
 
     copied: dict[str, int] = field(default_factory=dict)
     present: dict[str, int] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     def count(self, table: str, copied: int, total: int) -> None:
         """Add a batch's figures for one table."""
         self.copied[table] = self.copied.get(table, 0) + copied
         self.present[table] = self.present.get(table, 0) + total - copied
+
+    def refuse(self, subject: str, peer_id: str, reason: str) -> None:
+        """Report one refused row, naming it, its peer and why."""
+        self.problems.append(f"refused {subject} of {peer_id}: {reason} (not pushed)")
+
+
+def store_digest(store_id: str) -> str:
+    """What a fleet keeps of a store's identity: its SHA-256, so the fleet never holds the
+    secret that lets a store speak for its peers."""
+    return hashlib.sha256(store_id.encode("utf-8")).hexdigest()
+
+
+def fingerprint(digest: str) -> str:
+    """The short form of a store's digest that messages and listings show."""
+    return digest[:16]
+
+
+def _text_problem(values: dict[str, Any]) -> str | None:
+    """Why a row cannot be stored as PostgreSQL text (a NUL, or text that is not UTF-8)."""
+    for name, value in values.items():
+        if not isinstance(value, str):
+            continue
+        if "\x00" in value:
+            return f"its {name} holds a NUL character, which PostgreSQL text cannot store"
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return f"its {name} is not valid UTF-8 text"
+    return None
+
+
+class _Authority:
+    """Which peers' records this push may add or change, decided once per peer against the
+    fleet's bindings, then per record against its signature."""
+
+    def __init__(self, options: PushOptions, digest: str) -> None:
+        self.options = options
+        self.digest = digest
+        self._keys: dict[str, bytes | None] = {}
+        self._bound: dict[str, str] = {}  # peer -> the digest of the store it is bound to
+        self.foreign: Counter[str] = Counter()  # refused records of peers bound elsewhere
+
+    def key(self, peer_id: str) -> bytes | None:
+        if peer_id not in self._keys:
+            self._keys[peer_id] = key_peer_id(peer_id)
+        return self._keys[peer_id]
+
+    def learn(self, peer_id: str, digest: str) -> None:
+        self._bound[peer_id] = digest
+
+    def bound_to(self, peer_id: str) -> str:
+        return self._bound[peer_id]
+
+    def bound_here(self, peer_id: str) -> bool:
+        return self._bound.get(peer_id) == self.digest
+
+    def refusal(self, peer_id: str, message: bytes, signature: str | None) -> str | None:
+        """Why the record is refused ("" for a peer bound to another store, reported once per
+        peer with its count), or None when it may go in."""
+        if peer_id not in self._bound:
+            return "the store does not list it among its peers"
+        key = self.key(peer_id)
+        if key is None:
+            return None if self.bound_here(peer_id) else ""
+        if signature is None:
+            if not self.options.allow_unsigned:
+                return f"unsigned, and {peer_id} is a key's id"
+            return None if self.bound_here(peer_id) else ""
+        try:
+            raw = bytes.fromhex(signature)
+        except ValueError:
+            raw = b""
+        if len(raw) == 64 and signature_valid(key, message, raw):
+            return None
+        return f"its signature is not {peer_id}'s"
+
+
+@dataclass(slots=True)
+class _Pushing:
+    """One push in progress: the connections, the authority, what was refused so far."""
+
+    source: Connection
+    target: Engine
+    authority: _Authority
+    report: PushReport
+    refused_sessions: set[str] = field(default_factory=set)
+    refused_hashes: set[str] = field(default_factory=set)
+    session_owner: dict[str, str] = field(default_factory=dict)
+
+    def admitted(self, subject: str, peer_id: str, message: bytes, signature: str | None) -> bool:
+        """Whether a record may go in; a refusal is reported, naming the record and why."""
+        reason = self.authority.refusal(peer_id, message, signature)
+        if reason is None:
+            return True
+        if reason == "":
+            self.authority.foreign[peer_id] += 1
+        else:
+            self.report.refuse(subject, peer_id, reason)
+        return False
+
+
+def push_store(root: Path, url: str, options: PushOptions | None = None) -> PushReport:
+    """Push the store in `root` (opened read-only) into the database at `url`, creating or
+    upgrading its schema first. What a record needs to go in is `_Authority`'s to decide."""
+    root = root.absolute()
+    source = open_store(root, readonly=True)
+    with source.engine.connect() as connection:
+        revision = migrate.current_revision(connection)
+        identity = (
+            connection.execute(select(store_identity.c.store_id)).scalar()
+            if revision == migrate.HEAD
+            else None
+        )
+    if revision != migrate.HEAD or identity is None:
+        source.close()
+        raise StoreError(
+            f"{source.where}: schema revision {revision!r} is older than this auki-session's "
+            f"{migrate.HEAD!r}: run `auki-session --root {root} db upgrade` on a writable copy "
+            "first (nothing was pushed)"
+        )
+    target = make_server_engine(url)
+    try:
+        migrate.ensure_schema(target, describe_url(url))
+        authority = _Authority(options or PushOptions(), store_digest(identity))
+        return push(source.engine, target, authority)
+    finally:
+        target.dispose()
+        source.close()
+
+
+@contextmanager
+def _writing(target: Engine) -> Iterator[Connection]:
+    writing = for_writing(target.connect())
+    with writing as connection, connection.begin():
+        yield connection
 
 
 def _batches(source: Connection, table: Table, order: Sequence[Any]) -> Iterator[list[Any]]:
@@ -59,313 +236,511 @@ def _batches(source: Connection, table: Table, order: Sequence[Any]) -> Iterator
         last = tuple(getattr(rows[-1], column.name) for column in order)
 
 
-def _insert_missing(target: Connection, table: Table, rows: list[dict[str, Any]]) -> int:
+def _insert(
+    target: Connection,
+    statement: Any,
+    rows: list[dict[str, Any]],
+    report: PushReport,
+    describe: Callable[[dict[str, Any]], tuple[str, str]],
+) -> list[Any]:
+    """Run an idempotent insert for a batch, returning what it returns; when the database
+    refuses the batch, each row is tried alone so that only the rows it refuses are reported
+    (by `describe`: subject, peer)."""
     if not rows:
-        return 0
-    statement = insert_for(target.dialect, table).on_conflict_do_nothing()
-    result = target.execute(statement.returning(*table.primary_key.columns), rows)
-    return len(result.all())
-
-
-class _Authority:
-    """Whether a record may enter the fleet: a key-derived peer id's only with its valid
-    signature (unless unsigned ones are allowed); any other id's as given (unauthenticated)."""
-
-    def __init__(self, allow_unsigned: bool) -> None:
-        self.allow_unsigned = allow_unsigned
-        self._keys: dict[str, bytes | None] = {}
-
-    def refusal(self, peer_id: str, message: bytes, signature: str | None) -> str | None:
-        """Why the record is refused, or None."""
-        if peer_id not in self._keys:
-            self._keys[peer_id] = key_peer_id(peer_id)
-        key = self._keys[peer_id]
-        if key is None:
-            return None
-        if signature is None:
-            return None if self.allow_unsigned else f"unsigned, and {peer_id} is a key's id"
-        try:
-            raw = bytes.fromhex(signature)
-        except ValueError:
-            raw = b""
-        if len(raw) == 64 and signature_valid(key, message, raw):
-            return None
-        return f"its signature is not {peer_id}'s"
-
-
-def push_store(root: Path, url: str, *, allow_unsigned: bool = False) -> PushReport:
-    """Push the store in `root` (opened read-only) into the database at `url`, creating or
-    upgrading its schema first. Records of key-derived peer ids need their valid signatures
-    (unsigned ones too, with `allow_unsigned`); the others are refused per row."""
-    source = open_store(root, readonly=True)
-    with source.engine.connect() as connection:
-        revision = migrate.current_revision(connection)
-    if revision != migrate.HEAD:
-        source.close()
-        raise StoreError(
-            f"{source.where}: schema revision {revision!r} is older than this auki-session's "
-            f"{migrate.HEAD!r}: run `auki-session --root {root} db upgrade` on a writable copy "
-            "first (nothing was pushed)"
-        )
-    target = make_server_engine(url)
+        return []
     try:
-        migrate.ensure_schema(target, describe_url(url))
-        return push(source.engine, target, _Authority(allow_unsigned))
-    finally:
-        target.dispose()
-        source.close()
-
-
-@contextmanager
-def _writing(target: Engine) -> Iterator[Connection]:
-    writing = for_writing(target.connect())
-    with writing as connection, connection.begin():
-        yield connection
+        with target.begin_nested():
+            return list(target.execute(statement, rows).all())
+    except DBAPIError:
+        pass
+    done: list[Any] = []
+    for row in rows:
+        try:
+            with target.begin_nested():
+                done += target.execute(statement, [row]).all()
+        except DBAPIError as error:
+            subject, peer_id = describe(row)
+            reason = str(error.orig).splitlines()[0] if error.orig else str(error)
+            report.refuse(subject, peer_id, f"the fleet database refused it: {reason}")
+    return done
 
 
 def push(source: Engine, target: Engine, authority: _Authority) -> PushReport:
-    """Copy every peer, entry, head, session, clock and log of `source` into `target`."""
+    """Copy every peer, entry, head, session, clock and log of `source` into `target` that
+    `authority` admits; report the rest."""
     report = PushReport()
     with source.connect() as reading:
+        pushing = _Pushing(reading, target, authority, report)
         for rows in _batches(reading, peers, [peers.c.peer_id]):
-            with _writing(target) as writing:
-                copied = _insert_missing(writing, peers, [row._asdict() for row in rows])
-            report.count("peers", copied, len(rows))
+            _bind_peers(pushing, rows)
         for rows in _batches(reading, sessions, [sessions.c.session_id]):
-            allowed = []
-            for row in rows:
-                record = session_record(row.peer_id, row.session_id, row.app_id, row.started_at)
-                if _admitted(authority, report, f"session {row.session_id}", row.peer_id,
-                             record, row.signature):  # fmt: skip
-                    allowed.append(row._asdict())
-            with _writing(target) as writing:
-                copied = _insert_missing(writing, sessions, allowed)
-            report.count("sessions", copied, len(rows))
+            _push_sessions(pushing, rows)
         for rows in _batches(reading, entries, [entries.c.id]):
-            with _writing(target) as writing:
-                _push_entries(writing, rows, report, authority)
-        _push_heads(reading, target, heads, ["peer_id", "kind", "entry_id"], report, authority)
-        _push_heads(reading, target, clocks, ["session_id", "clock_id"], report, authority)
+            _push_entries(pushing, rows)
+        _push_heads(pushing, heads, ["peer_id", "kind", "entry_id"])
+        _push_heads(pushing, clocks, ["session_id", "clock_id"])
         for rows in _batches(reading, logs, [logs.c.id]):
-            with _writing(target) as writing:
-                _push_logs(reading, writing, rows, report, authority)
+            _push_logs(pushing, rows)
+    for peer_id, count in sorted(authority.foreign.items()):
+        report.problems.append(
+            f"refused {count} record(s) of {peer_id}: {peer_id} is bound to another store "
+            f"({fingerprint(authority.bound_to(peer_id))}; this store is "
+            f"{fingerprint(authority.digest)}), and only that store may push its records. If "
+            f"this store now speaks for {peer_id}, push again with --rebind {peer_id} "
+            "(not pushed)"
+        )
     return report
 
 
-def _admitted(
-    authority: _Authority,
-    report: PushReport,
-    subject: str,
-    peer_id: str,
-    message: bytes,
-    signature: str | None,
-) -> bool:
-    """Whether a record may go in; a refusal is reported, naming the record and why."""
-    reason = authority.refusal(peer_id, message, signature)
-    if reason is None:
-        return True
-    report.problems.append(f"refused {subject} of {peer_id}: {reason} (not pushed)")
-    return False
-
-
-def _sessions_in(target: Connection, session_ids: set[str]) -> set[str]:
-    """Which of these sessions the target holds."""
-    query = select(sessions.c.session_id).where(sessions.c.session_id.in_(session_ids))
-    return set(target.execute(query).scalars())
-
-
-def _with_session(
-    target: Connection, rows: list[dict[str, Any]], report: PushReport, subject: str
-) -> list[dict[str, Any]]:
-    """The rows whose session (if any) the target holds; the others reported (their session
-    was refused, so they cannot go in either)."""
-    present = _sessions_in(target, {row["session_id"] for row in rows if row["session_id"]})
-    kept = []
+def _bind_peers(pushing: _Pushing, rows: list[Any]) -> None:
+    """Create the fleet's peers and bindings this store is the first to push, learn the others'
+    bindings, move the ones the operator rebinds, and stamp the last push of the admitted."""
+    authority, report = pushing.authority, pushing.report
+    now = utc_now()
+    wanted = [row.peer_id for row in rows if _text_problem(row._asdict()) is None]
     for row in rows:
-        if row["session_id"] is None or row["session_id"] in present:
-            kept.append(row)
-        else:
-            report.problems.append(
-                f"refused {subject.format(**row)} of {row['peer_id']}: its session "
-                f"{row['session_id']} is not in the fleet (not pushed)"
+        problem = _text_problem(row._asdict())
+        if problem is not None:
+            report.refuse("the peer", row.peer_id.replace("\x00", "\\x00"), problem)
+    with _writing(pushing.target) as writing:
+        fresh = [row._asdict() for row in rows if row.peer_id in wanted]
+        statement = (
+            insert_for(writing.dialect, peers).on_conflict_do_nothing().returning(peers.c.peer_id)
+        )
+        copied = _insert(writing, statement, fresh, report, lambda r: ("the peer", r["peer_id"]))
+        report.count("peers", len(copied), len(rows))
+        bindings = [
+            {
+                "peer_id": peer_id,
+                "authority": "store" if authority.key(peer_id) is None else "signature",
+                "store_digest": authority.digest,
+                "bound_at": now,
+                "last_push_at": now,
+            }
+            for peer_id in wanted
+        ]
+        if bindings:
+            writing.execute(
+                insert_for(writing.dialect, fleet_bindings).on_conflict_do_nothing(), bindings
             )
-    return kept
+        found = writing.execute(
+            select(fleet_bindings.c.peer_id, fleet_bindings.c.store_digest).where(
+                fleet_bindings.c.peer_id.in_(wanted)
+            )
+        ).all()
+        for peer_id, digest in found:
+            if peer_id in authority.options.rebind and digest != authority.digest:
+                _rebind(writing, pushing, peer_id, digest, now)
+                digest = authority.digest
+            authority.learn(peer_id, digest)
+        admitted = [
+            peer_id
+            for peer_id in wanted
+            if authority.bound_here(peer_id) or authority.key(peer_id) is not None
+        ]
+        if admitted:
+            writing.execute(
+                update(fleet_bindings)
+                .where(fleet_bindings.c.peer_id.in_(admitted))
+                .values(last_push_at=now)
+            )
 
 
-def _session_peers(source: Connection, session_ids: set[str]) -> dict[str, str]:
-    query = select(sessions.c.session_id, sessions.c.peer_id).where(
-        sessions.c.session_id.in_(session_ids)
+def _rebind(writing: Connection, pushing: _Pushing, peer_id: str, old: str, now: str) -> None:
+    """Move a peer's binding to this store, as an operator asked, and record who and when. The
+    peer's unsigned current versions restart their order: the new store's changes win."""
+    authority = pushing.authority
+    by = authority.options.rebound_by or getpass.getuser()
+    writing.execute(
+        update(fleet_bindings)
+        .where(fleet_bindings.c.peer_id == peer_id)
+        .values(store_digest=authority.digest, bound_at=now)
     )
-    return {session_id: peer_id for session_id, peer_id in source.execute(query)}
+    writing.execute(
+        insert_for(writing.dialect, fleet_rebinds).values(
+            peer_id=peer_id,
+            old_store_digest=old,
+            new_store_digest=authority.digest,
+            rebound_by=by,
+            rebound_at=now,
+        )
+    )
+    writing.execute(
+        update(heads)
+        .where(heads.c.peer_id == peer_id, heads.c.signature.is_(None))
+        .values(sequence=0)
+    )
+    writing.execute(
+        update(clocks)
+        .where(
+            clocks.c.signature.is_(None),
+            clocks.c.session_id.in_(
+                select(sessions.c.session_id).where(sessions.c.peer_id == peer_id)
+            ),
+        )
+        .values(sequence=0)
+    )
+    pushing.report.notes.append(
+        f"rebound {peer_id} from store {fingerprint(old)} to this store "
+        f"{fingerprint(authority.digest)} (by {by})"
+    )
 
 
-def _push_entries(
-    target: Connection, rows: Sequence[Any], report: PushReport, authority: _Authority
-) -> None:
+def _push_sessions(pushing: _Pushing, rows: list[Any]) -> None:
+    """Sessions the peer's authority admits and the fleet does not hold under another peer (a
+    conflict refuses the session and, later, everything in it)."""
+    report = pushing.report
+    allowed = []
+    for row in rows:
+        pushing.session_owner[row.session_id] = row.peer_id
+        subject = f"session {row.session_id}"
+        problem = _text_problem(row._asdict())
+        if problem is not None:
+            report.refuse(subject, row.peer_id, problem)
+        else:
+            record = session_record(row.peer_id, row.session_id, row.app_id, row.started_at)
+            if pushing.admitted(subject, row.peer_id, record, row.signature):
+                allowed.append(row)
+                continue
+        pushing.refused_sessions.add(row.session_id)
+    with _writing(pushing.target) as writing:
+        stored = {
+            r.session_id: r
+            for r in writing.execute(
+                select(*sessions.c).where(
+                    sessions.c.session_id.in_([row.session_id for row in allowed])
+                )
+            )
+        }
+        fresh = []
+        same = 0
+        for row in allowed:
+            held = stored.get(row.session_id)
+            if held is None:
+                fresh.append(row._asdict())
+            elif (held.peer_id, held.app_id, held.started_at) == (
+                row.peer_id,
+                row.app_id,
+                row.started_at,
+            ):
+                same += 1
+            elif held.peer_id != row.peer_id:
+                pushing.refused_sessions.add(row.session_id)
+                report.refuse(
+                    f"session {row.session_id}",
+                    row.peer_id,
+                    f"the fleet holds a session with this id as {held.peer_id}'s: a conflict "
+                    "for an operator to resolve (its clocks and logs are refused with it)",
+                )
+            elif (held.app_id, held.started_at) != (row.app_id, row.started_at):
+                pushing.refused_sessions.add(row.session_id)
+                report.refuse(
+                    f"session {row.session_id}",
+                    row.peer_id,
+                    "the fleet holds this session with another app id or start time (its "
+                    "clocks and logs are refused with it)",
+                )
+        statement = (
+            insert_for(writing.dialect, sessions)
+            .on_conflict_do_nothing()
+            .returning(sessions.c.session_id)
+        )
+        inserted = _insert(
+            writing,
+            statement,
+            fresh,
+            report,
+            lambda r: (f"session {r['session_id']}", r["peer_id"]),
+        )
+        # A session another push created meanwhile under another peer is refused here too.
+        raced = {r["session_id"] for r in fresh} - {r.session_id for r in inserted}
+        for session_id, holder in writing.execute(
+            select(sessions.c.session_id, sessions.c.peer_id).where(
+                sessions.c.session_id.in_(raced)
+            )
+        ):
+            if holder != pushing.session_owner[session_id]:
+                pushing.refused_sessions.add(session_id)
+                report.refuse(
+                    f"session {session_id}",
+                    pushing.session_owner[session_id],
+                    f"the fleet holds a session with this id as {holder}'s: a conflict for an "
+                    "operator to resolve (its clocks and logs are refused with it)",
+                )
+        report.count("sessions", len(inserted), len(fresh) + same)
+
+
+def _entry_refusal(pushing: _Pushing, row: Any) -> str | None:
+    """Why a stored version cannot go in before its authority is asked: a wrong hash, JSON that
+    disagrees with its columns, text PostgreSQL cannot hold, a refused session."""
+    problem = _text_problem(row._asdict())
+    if problem is not None:
+        return problem
+    entry = Entry(
+        row.kind,
+        row.peer_id,
+        row.entry_id,
+        row.hash,
+        row.session_id,
+        row.canonical_json,
+        row.registered_at,
+        row.signature,
+    )
+    found = entry_problems(entry)
+    if found:
+        return "corrupt entry: " + "; ".join(problem.message for problem in found)
+    if row.session_id is not None:
+        if row.session_id in pushing.refused_sessions:
+            return f"its session {row.session_id} was refused"
+        if pushing.session_owner.get(row.session_id) != row.peer_id:
+            return f"its session {row.session_id} is not {row.peer_id}'s"
+    return None
+
+
+def _push_entries(pushing: _Pushing, rows: Sequence[Any]) -> None:
+    report = pushing.report
     sound = []
     for row in rows:
-        data = row.canonical_json.encode("utf-8", "surrogatepass")
-        if content_hash(data) != row.hash:
-            report.problems.append(
-                f"corrupt entry in source: {row.kind} {row.peer_id}/{row.entry_id} hash "
-                f"{row.hash} does not match its canonical JSON (not pushed)"
-            )
-            continue
         subject = f"{row.kind} {row.entry_id}@{row.hash}"
-        if not _admitted(authority, report, subject, row.peer_id, data, row.signature):
+        reason = _entry_refusal(pushing, row)
+        if reason is not None:
+            report.refuse(subject, row.peer_id, reason)
+            pushing.refused_hashes.add(row.hash)
+            continue
+        data = row.canonical_json.encode("utf-8")
+        if not pushing.admitted(subject, row.peer_id, data, row.signature):
+            pushing.refused_hashes.add(row.hash)
             continue
         values = row._asdict()
         del values["id"]
         sound.append(values)
-    sound = _with_session(target, sound, report, "clock {entry_id}")
-    existing = dict(
-        target.execute(
-            select(entries.c.hash, entries.c.canonical_json).where(
-                entries.c.hash.in_([r["hash"] for r in sound])
-            )
-        ).all()
-    )
-    fresh = []
-    for values in sound:
-        stored = existing.get(values["hash"])
-        if stored is None:
-            fresh.append(values)
-        elif stored != values["canonical_json"]:
-            report.problems.append(
-                f"corrupt entry: hash {values['hash']} is stored in the target with different "
-                "canonical JSON (not pushed)"
-            )
-    copied = 0
-    if fresh:
-        statement = insert_for(target.dialect, entries).on_conflict_do_nothing(
-            index_elements=["hash"]
+    with _writing(pushing.target) as writing:
+        existing = dict(
+            writing.execute(
+                select(entries.c.hash, entries.c.canonical_json).where(
+                    entries.c.hash.in_([r["hash"] for r in sound])
+                )
+            ).all()
         )
-        copied = len(target.execute(statement.returning(entries.c.hash), fresh).all())
-    report.count("entries", copied, len(rows))
+        fresh = []
+        same = 0
+        for values in sound:
+            stored = existing.get(values["hash"])
+            if stored is None:
+                fresh.append(values)
+            elif stored == values["canonical_json"]:
+                same += 1
+            else:
+                pushing.refused_hashes.add(values["hash"])
+                report.refuse(
+                    f"{values['kind']} {values['entry_id']}@{values['hash']}",
+                    values["peer_id"],
+                    "the fleet stores this hash with different canonical JSON (corrupt)",
+                )
+        statement = (
+            insert_for(writing.dialect, entries)
+            .on_conflict_do_nothing(index_elements=["hash"])
+            .returning(entries.c.hash)
+        )
+        copied = _insert(
+            writing,
+            statement,
+            fresh,
+            report,
+            lambda r: (f"{r['kind']} {r['entry_id']}@{r['hash']}", r["peer_id"]),
+        )
+    report.count("entries", len(copied), len(fresh) + same)
 
 
-def _push_heads(
-    source: Connection,
-    target: Engine,
-    table: Table,
-    key: list[str],
-    report: PushReport,
-    authority: _Authority,
-) -> None:
-    """Upsert current-version pointers; the most recently updated pointer wins."""
-    for rows in _batches(source, table, [table.c[name] for name in key]):
-        clock_peers = (
-            _session_peers(source, {row.session_id for row in rows}) if table is clocks else {}
-        )
-        with _writing(target) as writing:
-            known = set(
-                writing.execute(
-                    select(entries.c.hash).where(entries.c.hash.in_({row.hash for row in rows}))
-                ).scalars()
-            )
+def _push_heads(pushing: _Pushing, table: Table, key: list[str]) -> None:
+    """Upsert current-version pointers: a change goes in when its sequence in the owning store
+    is newer than the fleet's, and never replaces a signed pointer with an unsigned one."""
+    report = pushing.report
+    for rows in _batches(pushing.source, table, [table.c[name] for name in key]):
+        with _writing(pushing.target) as writing:
+            versions = {
+                r.hash: r
+                for r in writing.execute(
+                    select(
+                        entries.c.hash,
+                        entries.c.peer_id,
+                        entries.c.kind,
+                        entries.c.entry_id,
+                        entries.c.session_id,
+                    ).where(entries.c.hash.in_({row.hash for row in rows}))
+                )
+            }
             values = []
             for row in rows:
-                if row.hash not in known:
-                    continue
                 if table is clocks:
-                    peer_id, kind, entry_id = clock_peers[row.session_id], "clock", row.clock_id
-                    session_id = row.session_id
+                    peer_id = pushing.session_owner.get(row.session_id, "?")
+                    kind, entry_id, session_id = "clock", row.clock_id, row.session_id
                 else:
                     peer_id, kind, entry_id, session_id = row.peer_id, row.kind, row.entry_id, None
-                record = current_record(
-                    peer_id, kind, entry_id, row.hash, row.sequence or 0, session_id
-                )
                 subject = f"current {kind} {entry_id}"
-                if _admitted(authority, report, subject, peer_id, record, row.signature):
+                reason = _head_refusal(pushing, row, versions.get(row.hash), peer_id, session_id)
+                if reason is not None:
+                    report.refuse(subject, peer_id, reason)
+                    continue
+                record = current_record(peer_id, kind, entry_id, row.hash, row.sequence, session_id)
+                if pushing.admitted(subject, peer_id, record, row.signature):
                     values.append(row._asdict())
-            if not values:
-                continue
             statement = insert_for(writing.dialect, table)
             incoming, stored = statement.excluded, table.c
             statement = statement.on_conflict_do_update(
                 index_elements=key,
                 set_={name: incoming[name] for name in _CHANGE_COLUMNS},
-                # The owning store's own order of changes; rows from before sequences were
-                # kept (schema 0003 and older) fall back to their timestamps.
-                where=or_(
-                    func.coalesce(incoming.sequence, 0) > func.coalesce(stored.sequence, 0),
-                    and_(
-                        incoming.sequence.is_(None),
-                        stored.sequence.is_(None),
-                        stored.updated_at < incoming.updated_at,
-                    ),
+                where=and_(
+                    incoming.sequence > func.coalesce(stored.sequence, 0),
+                    or_(incoming.signature.is_not(None), stored.signature.is_(None)),
                 ),
+            ).returning(table.c.hash)
+            changed = _insert(
+                writing,
+                statement,
+                values,
+                report,
+                lambda r: (f"current version {r['hash']}", r.get("peer_id") or "?"),
             )
-            changed = writing.execute(statement.returning(table.c.hash), values).all()
-        report.count(table.name, len(changed), len(rows))
+        report.count(table.name, len(changed), len(values))
 
 
-def _push_logs(
-    source: Connection,
-    target: Connection,
-    rows: Sequence[Any],
-    report: PushReport,
-    authority: _Authority,
-) -> None:
-    owners = _session_peers(source, {row.session_id for row in rows})
-    rows = [
-        row
-        for row in rows
-        if _admitted(
-            authority,
+def _head_refusal(
+    pushing: _Pushing, row: Any, version: Any, peer_id: str, session_id: str | None
+) -> str | None:
+    """Why a current-version pointer cannot go in: it names a version the fleet lacks or one
+    of another id, it has no sequence, or its session was refused."""
+    problem = _text_problem(row._asdict())
+    if problem is not None:
+        return problem
+    if session_id is not None and session_id in pushing.refused_sessions:
+        return f"its session {session_id} was refused"
+    if type(row.sequence) is not int or row.sequence < 1:
+        return "it has no sequence number of its store's order of changes"
+    if version is None:
+        why = "was refused" if row.hash in pushing.refused_hashes else "is not in the fleet"
+        return f"its version {row.hash} {why}"
+    kind = "clock" if session_id is not None else row.kind
+    entry_id = row.clock_id if session_id is not None else row.entry_id
+    if (version.peer_id, version.kind, version.entry_id, version.session_id) != (
+        peer_id,
+        kind,
+        entry_id,
+        session_id,
+    ):
+        return (
+            f"its version {row.hash} is {version.peer_id}'s {version.kind} "
+            f"{version.entry_id!r}, not this id's"
+        )
+    return None
+
+
+def _log_refusal(pushing: _Pushing, row: Any, refs: list[Any]) -> str | None:
+    """Why a log cannot go in before its authority is asked: its session was refused or is not
+    its peer's, its manifest names another session or peer, or its refs are not its
+    manifest's."""
+    problem = _text_problem(row._asdict())
+    if problem is not None:
+        return problem
+    if row.session_id in pushing.refused_sessions:
+        return f"its session {row.session_id} was refused"
+    peer_id = pushing.session_owner.get(row.session_id)
+    try:
+        manifest = json.loads(row.manifest_json)
+    except ValueError:
+        return "its manifest does not parse"
+    if not isinstance(manifest, dict) or (
+        manifest.get("session_id"),
+        manifest.get("source_peer_id"),
+    ) != (row.session_id, peer_id):
+        return "its manifest names another session or peer"
+    named = manifest_refs(row.kind, manifest)
+    held = {ref.role: (ref.peer_id, ref.entry_id, ref.hash) for ref in refs}
+    if named is None or named != held:
+        return "its references are not the ones its manifest names"
+    return None
+
+
+def _push_logs(pushing: _Pushing, rows: Sequence[Any]) -> None:
+    report, source = pushing.report, pushing.source
+    refs_of: dict[int, list[Any]] = {row.id: [] for row in rows}
+    for ref in source.execute(select(*log_refs.c).where(log_refs.c.log_id.in_(list(refs_of)))):
+        refs_of[ref.log_id].append(ref)
+    sound = []
+    for row in rows:
+        peer_id = pushing.session_owner.get(row.session_id, "?")
+        subject = f"log {row.resource_id} in session {row.session_id}"
+        reason = _log_refusal(pushing, row, refs_of[row.id])
+        if reason is not None:
+            report.refuse(subject, peer_id, reason)
+            continue
+        message = row.manifest_json.encode("utf-8")
+        if pushing.admitted(subject, peer_id, message, row.signature):
+            sound.append(row)
+    with _writing(pushing.target) as writing:
+        keys = [(row.session_id, row.resource_id) for row in sound]
+        existing = (
+            {
+                (r.session_id, r.resource_id): r.manifest_json
+                for r in writing.execute(
+                    select(logs.c.session_id, logs.c.resource_id, logs.c.manifest_json).where(
+                        tuple_(logs.c.session_id, logs.c.resource_id).in_(keys)
+                    )
+                )
+            }
+            if keys
+            else {}
+        )
+        fresh, kept = [], []
+        for row in sound:
+            stored = existing.get((row.session_id, row.resource_id))
+            if stored is None:
+                values = row._asdict()
+                del values["id"]
+                fresh.append(values)
+                kept.append(row)
+            elif stored == row.manifest_json:
+                kept.append(row)
+            else:
+                report.refuse(
+                    f"log {row.resource_id} in session {row.session_id}",
+                    pushing.session_owner.get(row.session_id, "?"),
+                    "the fleet holds a different manifest for it (its references neither)",
+                )
+        statement = insert_for(writing.dialect, logs).on_conflict_do_nothing().returning(logs.c.id)
+        copied = _insert(
+            writing,
+            statement,
+            fresh,
             report,
-            f"log {row.resource_id} in session {row.session_id}",
-            owners[row.session_id],
-            row.manifest_json.encode("utf-8", "surrogatepass"),
-            row.signature,
+            lambda r: (f"log {r['resource_id']} in session {r['session_id']}", "?"),
         )
-    ]
-    present = _sessions_in(target, {row.session_id for row in rows})
-    for row in rows:
-        if row.session_id not in present:
-            report.problems.append(
-                f"refused log {row.resource_id} in session {row.session_id}: its session is "
-                "not in the fleet (not pushed)"
+        report.count("logs", len(copied), len(kept))
+        if not kept:
+            return
+        # Refs only for logs that are now in the fleet with exactly this manifest.
+        wanted = {(row.session_id, row.resource_id): row for row in kept}
+        target_ids = {
+            (r.session_id, r.resource_id): r.id
+            for r in writing.execute(
+                select(
+                    logs.c.id, logs.c.session_id, logs.c.resource_id, logs.c.manifest_json
+                ).where(tuple_(logs.c.session_id, logs.c.resource_id).in_(list(wanted)))
             )
-    rows = [row for row in rows if row.session_id in present]
-    if not rows:
-        return
-    keys = [(row.session_id, row.resource_id) for row in rows]
-    existing = {
-        (r.session_id, r.resource_id): r.manifest_json
-        for r in target.execute(
-            select(logs.c.session_id, logs.c.resource_id, logs.c.manifest_json).where(
-                tuple_(logs.c.session_id, logs.c.resource_id).in_(keys)
-            )
+            if r.manifest_json == wanted[(r.session_id, r.resource_id)].manifest_json
+        }
+        values = [
+            {**ref._asdict(), "log_id": target_ids[key]}
+            for key, row in wanted.items()
+            if key in target_ids
+            for ref in refs_of[row.id]
+        ]
+        statement = (
+            insert_for(writing.dialect, log_refs)
+            .on_conflict_do_nothing()
+            .returning(log_refs.c.log_id)
         )
-    }
-    fresh = []
-    for row in rows:
-        stored = existing.get((row.session_id, row.resource_id))
-        if stored is None:
-            values = row._asdict()
-            del values["id"]
-            fresh.append(values)
-        elif stored != row.manifest_json:
-            report.problems.append(
-                f"conflicting log {row.session_id}/{row.resource_id}: the target holds a "
-                "different manifest (not pushed)"
-            )
-    copied = _insert_missing(target, logs, fresh)
-    report.count("logs", copied, len(rows))
-    target_ids = {
-        (r.session_id, r.resource_id): r.id
-        for r in target.execute(
-            select(logs.c.id, logs.c.session_id, logs.c.resource_id).where(
-                tuple_(logs.c.session_id, logs.c.resource_id).in_(keys)
-            )
+        refs_copied = _insert(
+            writing, statement, values, report, lambda r: (f"a reference of log {r['log_id']}", "?")
         )
-    }
-    source_ids = {row.id: (row.session_id, row.resource_id) for row in rows}
-    refs = source.execute(select(*log_refs.c).where(log_refs.c.log_id.in_(list(source_ids)))).all()
-    values = [
-        {**ref._asdict(), "log_id": target_ids[source_ids[ref.log_id]]}
-        for ref in refs
-        if source_ids[ref.log_id] in target_ids
-    ]
-    report.count("log_refs", _insert_missing(target, log_refs, values), len(refs))
+        report.count("log_refs", len(refs_copied), len(values))

@@ -67,6 +67,11 @@ class PeerSummary:
     app_ids: tuple[str, ...]
     key: bool
     """Whether the peer id is an Ed25519 key's (so its records can be verified)."""
+    authority: str | None = None
+    """In a fleet database: `signature` (a key's id) or `store` (bound to the store that
+    first pushed it); None in a robot's store."""
+    last_push_at: str | None = None
+    """In a fleet database: when a push last brought this peer's records."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -285,9 +290,11 @@ class Reader:
         for peer_id, app_id in self.run.all(sql.PEER_APPS):
             apps.setdefault(peer_id, []).append(app_id)
         summaries = []
-        signatures = self.schema_revision() not in migrate.BEFORE_SIGNATURES
-        for row in self.run.all(sql.peer_summaries(signatures)):
-            peer_id, first_seen, frames, sensors, detectors, count, signed, versions = row
+        revision = self.schema_revision()
+        signatures = revision not in migrate.BEFORE_SIGNATURES
+        bindings = revision not in migrate.BEFORE_BINDINGS
+        for row in self.run.all(sql.peer_summaries(signatures, bindings)):
+            peer_id, first_seen, frames, sensors, detectors, count, signed, versions = row[:8]
             summaries.append(
                 PeerSummary(
                     peer_id,
@@ -300,6 +307,8 @@ class Reader:
                     versions,
                     tuple(apps.get(peer_id, ())),
                     key_peer_id(peer_id) is not None,
+                    row[8],
+                    row[9],
                 )
             )
         return summaries

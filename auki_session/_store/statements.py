@@ -37,7 +37,7 @@ from sqlalchemy.sql.elements import (
     SavepointClause,
 )
 
-from .tables import clocks, entries, heads, log_refs, logs, peers, sessions
+from .tables import clocks, entries, fleet_bindings, heads, log_refs, logs, peers, sessions
 
 __all__ = [
     "CHANGES",
@@ -451,10 +451,18 @@ def _current_count(kind: str) -> Any:
     )
 
 
+def _binding(column: Any, bindings: bool) -> Any:
+    if not bindings:
+        return literal_column("NULL")
+    return select(column).where(fleet_bindings.c.peer_id == peers.c.peer_id).scalar_subquery()
+
+
 @functools.cache
-def peer_summaries(signatures: bool) -> Statement:
+def peer_summaries(signatures: bool, bindings: bool) -> Statement:
     """Every peer with its current frames, sensors, detectors, sessions, signed entry versions
-    and entry versions (a store older than schema 0004 has no signatures: 0 signed)."""
+    and entry versions (a store older than schema 0004 has no signatures: 0 signed), and in a
+    fleet database the authority it is bound under and its last push (NULL elsewhere, and
+    before schema 0005)."""
     signed = (
         select(func.count())
         .where(entries.c.peer_id == peers.c.peer_id, entries.c.signature.is_not(None))
@@ -463,7 +471,7 @@ def peer_summaries(signatures: bool) -> Statement:
         else literal_column("0")
     )
     return Statement(
-        f"peer_summaries({signatures})",
+        f"peer_summaries({signatures}, {bindings})",
         (),
         lambda _: select(
             peers.c.peer_id,
@@ -472,6 +480,8 @@ def peer_summaries(signatures: bool) -> Statement:
             select(func.count()).where(sessions.c.peer_id == peers.c.peer_id).scalar_subquery(),
             signed,
             select(func.count()).where(entries.c.peer_id == peers.c.peer_id).scalar_subquery(),
+            _binding(fleet_bindings.c.authority, bindings),
+            _binding(fleet_bindings.c.last_push_at, bindings),
         ).order_by(peers.c.peer_id),
     )
 
