@@ -338,3 +338,30 @@ def test_peers_show_how_authority_was_established(
     assert all(p["last_push_at"].endswith("Z") for p in peers.values())
     assert main(["--url", fleet_url, "peers"]) == 0
     assert "signature" in capsys.readouterr().out
+
+
+def test_verify_url_checks_ownership_and_order(
+    tmp_path: Path, fleet_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    make_robot(tmp_path / "a", "robot-a")
+    make_robot(tmp_path / "b", "robot-b")
+    assert push(tmp_path / "a", fleet_url) == 0
+    assert push(tmp_path / "b", fleet_url) == 0
+    assert main(["--url", fleet_url, "verify"]) == 0
+    engine = create_engine(fleet_url, poolclass=NullPool)
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE heads SET sequence = NULL WHERE entry_id = 'link_1'"))
+        # A clock version of robot-b's filed in a session of robot-a's (by hand, in the fleet).
+        connection.execute(
+            text(
+                "UPDATE entries SET session_id = (SELECT session_id FROM sessions WHERE "
+                "peer_id = 'robot-a') WHERE kind = 'clock' AND peer_id = 'robot-b' AND "
+                "entry_id LIKE '%monotonic'"
+            )
+        )
+    engine.dispose()
+    capsys.readouterr()
+    assert main(["--url", fleet_url, "verify"]) == 1
+    out = capsys.readouterr().out
+    assert "'link_1' of 'robot-a' has no sequence number" in out
+    assert "of peer 'robot-b'" in out and "is filed in a session of peer 'robot-a'" in out

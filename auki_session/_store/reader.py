@@ -341,7 +341,25 @@ class Reader:
             f"clock {clock_id!r} of session {owner!r} names version {hash_} of another entry"
             for owner, clock_id, hash_ in self.run.all(sql.MISFILED_CLOCKS)
         ]
+        problems += [
+            f"clock version {hash_} of peer {owner!r} ({clock_id!r}) is filed in a session of "
+            f"peer {holder!r}"
+            for owner, clock_id, hash_, holder in self.run.all(sql.MISFILED_CLOCK_VERSIONS)
+        ]
+        if self.schema_revision() not in migrate.BEFORE_BINDINGS:
+            problems += [
+                f"current {kind} {entry_id!r} of {owner!r} has no sequence number (the order "
+                "of its store's changes)"
+                for kind, owner, entry_id in self.run.all(sql.UNORDERED_CHANGES)
+            ]
         return problems
+
+    def unbound_peers(self) -> list[str]:
+        """In a fleet database, the peers no store or key is bound to (pushed before schema
+        0005; the next push of each binds it)."""
+        if self.schema_revision() in migrate.BEFORE_BINDINGS:
+            return []
+        return [peer_id for (peer_id,) in self.run.all(sql.UNBOUND_PEERS)]
 
     def integrity_problems(self) -> list[str]:
         """What SQLite's `PRAGMA integrity_check` reports (nothing when the file is sound, and

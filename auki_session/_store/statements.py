@@ -19,6 +19,7 @@ from sqlalchemy import (
     bindparam,
     case,
     cast,
+    exists,
     func,
     literal,
     literal_column,
@@ -58,6 +59,7 @@ __all__ = [
     "LOGS_USING",
     "LOG_EXISTS",
     "MISFILED_CLOCKS",
+    "MISFILED_CLOCK_VERSIONS",
     "MISFILED_HEADS",
     "PEER_APPS",
     "REGISTERED",
@@ -68,6 +70,8 @@ __all__ = [
     "SESSION_ENTRY",
     "SESSION_RESOURCES",
     "TABLE_COUNTS",
+    "UNBOUND_PEERS",
+    "UNORDERED_CHANGES",
     "UPSERT_CLOCK",
     "UPSERT_CLOCK_UNSIGNED",
     "UPSERT_HEAD",
@@ -577,5 +581,38 @@ MISFILED_CLOCKS = Statement(
     ),
 )
 """Session clocks naming a version of another clock, session or peer."""
+MISFILED_CLOCK_VERSIONS = Statement(
+    "misfiled_clock_versions",
+    (),
+    lambda _: (
+        select(entries.c.peer_id, entries.c.entry_id, entries.c.hash, sessions.c.peer_id)
+        .join(sessions, sessions.c.session_id == entries.c.session_id)
+        .where(sessions.c.peer_id != entries.c.peer_id)
+    ),
+)
+"""Clock versions of one peer filed in another peer's session."""
+UNORDERED_CHANGES = Statement(
+    "unordered_changes",
+    (),
+    lambda _: union_all(
+        select(literal_column("'head'"), heads.c.peer_id, heads.c.entry_id).where(
+            heads.c.sequence.is_(None)
+        ),
+        select(literal_column("'clock'"), clocks.c.session_id, clocks.c.clock_id).where(
+            clocks.c.sequence.is_(None)
+        ),
+    ),
+)
+"""Current versions without the sequence number that orders their changes."""
+UNBOUND_PEERS = Statement(
+    "unbound_peers",
+    (),
+    lambda _: (
+        select(peers.c.peer_id)
+        .where(~exists().where(fleet_bindings.c.peer_id == peers.c.peer_id))
+        .order_by(peers.c.peer_id)
+    ),
+)
+"""Peers a fleet database holds without a binding (pushed before schema 0005)."""
 INTEGRITY_CHECK = Statement("integrity_check", (), lambda _: text("PRAGMA integrity_check"))
 FOREIGN_KEY_CHECK = Statement("foreign_key_check", (), lambda _: text("PRAGMA foreign_key_check"))

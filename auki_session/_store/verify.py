@@ -281,6 +281,11 @@ def verify(reader: Reader, disk: DiskScan | None, *, require_signed: bool = Fals
         Problem("foreign_key", "foreign_key_check", text) for text in reader.foreign_key_problems()
     ]
     warnings = []
+    if disk is None and (unbound := reader.unbound_peers()):
+        warnings.append(
+            f"{len(unbound)} peer(s) with no fleet binding (pushed before bindings existed; "
+            f"the next push of each binds it): {', '.join(unbound[:10])}"
+        )
     if disk is not None and disk.journals:
         warnings.append(
             f"{disk.journals} transaction journal(s) in {reader.root / JOURNAL_DIR}, naming "
