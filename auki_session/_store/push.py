@@ -71,6 +71,9 @@ class PushOptions:
     """Peers whose fleet binding moves to this store (an operator's explicit decision)."""
     rebound_by: str = ""
     """Who decided the rebinds (recorded with them); the OS user when empty."""
+    full: bool = False
+    """Re-check every row instead of what changed since this store's last push to the fleet
+    (for a fleet that lost rows, or to retry refused rows after the cause was fixed)."""
 
 
 @dataclass(slots=True)
