@@ -18,10 +18,11 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
 
-from auki_session import FrameDef, Peer
-from auki_session._store.push import push_store
+from auki_session import FrameDef, HeadSpec, Peer, SensorLogSpec
+from auki_session._domain.clocks import MONOTONIC_BODY
+from auki_session._store.push import PushOptions, push_store
 from auki_session._store.store import open_store
-from tests.conftest import make_robot
+from tests.conftest import end_process, make_robot
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -55,7 +56,82 @@ def test_push_copies_everything_once_and_again_changes_nothing(
     assert first.copied["logs"] == 1
     second = push_store(tmp_path / "a", fleet_url)
     assert sum(second.copied.values()) == 0
-    assert second.present["entries"] == first.copied["entries"]
+    # Nothing changed since the last push: nothing is read again but the store's peers.
+    assert second.present == {"peers": 1} and second.problems == []
+    full = push_store(tmp_path / "a", fleet_url, PushOptions(full=True))
+    assert sum(full.copied.values()) == 0 and full.problems == []
+    assert full.present["entries"] == first.copied["entries"]
+    assert full.present["logs"] == 1
+
+
+def test_a_push_sends_only_what_changed_since_the_last(tmp_path: Path, fleet_url: str) -> None:
+    robot = make_robot(tmp_path / "a", "robot-a")
+    push_store(tmp_path / "a", fleet_url)
+    robot.register_frame("link_0", FrameDef.ros_optical())  # a new version of an old id
+    session = robot.start_session()
+    session.register_sensor_log(
+        SensorLogSpec(
+            robot.current("sensor", "head_left_cam").ref,
+            session.monotonic_clock,
+            HeadSpec.fixed(),
+            10**9,
+            0,
+        )
+    )
+    end_process()
+    third = push_store(tmp_path / "a", fleet_url)
+    assert third.problems == []
+    assert third.copied == {
+        "peers": 0,
+        "sessions": 1,
+        "entries": 3,
+        "heads": 1,
+        "clocks": 2,
+        "logs": 1,
+        "log_refs": 2,
+    }
+    assert third.present.get("entries", 0) == 0 and third.present.get("clocks", 0) == 0
+    fleet = Peer("robot-a", "fleet").with_storage_url(fleet_url)
+    assert fleet.current("frame", "link_0").hash == robot.current("frame", "link_0").hash
+    assert len(fleet.sessions()) == 2
+    # A clock registered in an old session is found too (the clocks' sums disagree).
+    first_session = robot.sessions()[0].session_id
+    old = robot.open_session(first_session)
+    clock = old.register_clock("robot-a/gps", dict(MONOTONIC_BODY))
+    end_process()
+    fourth = push_store(tmp_path / "a", fleet_url)
+    assert fourth.problems == [] and fourth.copied["clocks"] == 1
+    fleet = Peer("robot-a", "fleet").with_storage_url(fleet_url)
+    assert [c.hash for c in fleet.open_session(first_session).clocks() if c.id == clock.id] == [
+        clock.hash
+    ]
+
+
+def test_a_store_replaced_by_an_older_copy_is_pushed_in_full(
+    tmp_path: Path, fleet_url: str
+) -> None:
+    make_robot(tmp_path / "a", "robot-a")
+    end_process()
+    backup = tmp_path / "backup.db"
+    source = sqlite3.connect(tmp_path / "a" / "auki_session.db")
+    source.execute(f"VACUUM INTO '{backup}'")
+    source.close()
+    robot = Peer("robot-a", "robot-app").with_storage_root(tmp_path / "a")
+    robot.register_frame("later", FrameDef.ros_body())
+    push_store(tmp_path / "a", fleet_url)
+    end_process()
+    # The robot's store is restored from the backup; its next entry reuses the row id of
+    # "later", which the fleet's marks name: the push notices and checks everything.
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{tmp_path / 'a' / 'auki_session.db'}{suffix}").unlink(missing_ok=True)
+    backup.rename(tmp_path / "a" / "auki_session.db")
+    robot = Peer("robot-a", "robot-app").with_storage_root(tmp_path / "a")
+    instead = robot.register_frame("instead", FrameDef.ros_body())
+    end_process()
+    again = push_store(tmp_path / "a", fleet_url)
+    assert again.problems == [] and again.copied.get("entries") == 1
+    fleet = Peer("robot-a", "fleet").with_storage_url(fleet_url)
+    assert fleet.current("frame", "instead").hash == instead.hash
 
 
 def test_two_robots_land_with_every_entry_exactly_once(tmp_path: Path, fleet_url: str) -> None:
@@ -114,7 +190,9 @@ def test_a_hash_held_with_other_json_in_the_fleet_is_reported(
             text("UPDATE entries SET canonical_json = '{}' WHERE hash = :h"), {"h": victim}
         )
     store.close()
-    report = push_store(tmp_path / "a", fleet_url)
+    # The fleet's copy changed behind the push's back: only a full push looks again.
+    assert push_store(tmp_path / "a", fleet_url).problems == []
+    report = push_store(tmp_path / "a", fleet_url, PushOptions(full=True))
     assert any(victim in problem and "corrupt" in problem for problem in report.problems)
     assert [row[6] for row in fleet_rows(fleet_url, "entries") if row[1] == victim] == ["{}"]
 

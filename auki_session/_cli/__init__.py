@@ -37,7 +37,7 @@ def _run(args: argparse.Namespace) -> Result:
         return demo(args.demo_root or args.root or DEMO_ROOT)
     if command == "push":
         return commands.push(
-            Path(args.source), args.target, args.allow_unsigned, args.rebind, args.by
+            Path(args.source), args.target, args.allow_unsigned, args.rebind, args.by, args.full
         )
     if command == "db" and args.action == "check":
         return commands.db_check(root, url)

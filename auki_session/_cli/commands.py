@@ -438,13 +438,14 @@ def push(
     allow_unsigned: bool = False,
     rebind: Sequence[str] = (),
     rebound_by: str = "",
+    full: bool = False,
 ) -> Result:
     """Copy a robot's store into a fleet database: a key-derived peer id's records only with
     their valid signatures (unless unsigned ones are allowed), any other peer's only from the
     store the fleet binds it to (unless the operator rebinds it to this one)."""
     from .._store.push import PushOptions, push_store
 
-    options = PushOptions(allow_unsigned, frozenset(rebind), rebound_by)
+    options = PushOptions(allow_unsigned, frozenset(rebind), rebound_by, full)
     report = push_store(source, target, options)
     value = {
         "copied": report.copied,

@@ -132,6 +132,12 @@ def parser() -> argparse.ArgumentParser:
     sub.add_argument(
         "--by", default="", metavar="NAME", help="who decided the rebinds (default: the OS user)"
     )
+    sub.add_argument(
+        "--full",
+        action="store_true",
+        help="check every row again, not only what changed since this store's last push to "
+        "this database (for a fleet that lost rows, or to retry rows refused before)",
+    )
     sub = command("demo", f"register a demo robot into ROOT (default ./{DEMO_ROOT}) and show it")
     sub.add_argument("demo_root", nargs="?", metavar="ROOT")
     return top

@@ -23,13 +23,28 @@ import getpass
 import hashlib
 import json
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, and_, func, or_, select, tuple_, update
+from sqlalchemy import (
+    ARRAY,
+    Connection,
+    Engine,
+    Table,
+    Text,
+    and_,
+    any_,
+    bindparam,
+    func,
+    literal_column,
+    or_,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.exc import DBAPIError
 
 from .._domain.entries import Entry
@@ -38,6 +53,7 @@ from .._domain.logs import manifest_refs
 from .._domain.signed import current_record, session_record
 from ..errors import StoreError
 from . import migrate
+from .bulk import insert_rows
 from .engines import describe_url, for_writing, make_server_engine
 from .statements import insert_for
 from .store import open_store
@@ -45,6 +61,7 @@ from .tables import (
     clocks,
     entries,
     fleet_bindings,
+    fleet_pushes,
     fleet_rebinds,
     heads,
     log_refs,
@@ -104,6 +121,15 @@ def store_digest(store_id: str) -> str:
 def fingerprint(digest: str) -> str:
     """The short form of a store's digest that messages and listings show."""
     return digest[:16]
+
+
+def _among(connection: Connection, column: Any, values: Iterable[str]) -> Any:
+    """`column IN values` for a fleet database: on PostgreSQL `= ANY(array)`, one parameter, so
+    the statement's text is the same for every batch and the server plans it once."""
+    values = list(values)
+    if connection.dialect.name == "postgresql":
+        return column == any_(bindparam(None, values, type_=ARRAY(Text())))
+    return column.in_(values)
 
 
 def _text_problem(values: dict[str, Any]) -> str | None:
@@ -177,6 +203,11 @@ class _Pushing:
     refused_sessions: set[str] = field(default_factory=set)
     refused_hashes: set[str] = field(default_factory=set)
     session_owner: dict[str, str] = field(default_factory=dict)
+    progress: _Progress = field(init=False)
+
+    def clean(self) -> bool:
+        """Whether nothing was refused so far in this push."""
+        return not self.report.problems and not self.authority.foreign
 
     def admitted(self, subject: str, peer_id: str, message: bytes, signature: str | None) -> bool:
         """Whether a record may go in; a refusal is reported, naming the record and why."""
@@ -213,7 +244,7 @@ def push_store(root: Path, url: str, options: PushOptions | None = None) -> Push
     try:
         migrate.ensure_schema(target, describe_url(url))
         authority = _Authority(options or PushOptions(), store_digest(identity))
-        return push(source.engine, target, authority)
+        return push(source.engine, target, authority, full=authority.options.full)
     finally:
         target.dispose()
         source.close()
@@ -241,26 +272,27 @@ def _batches(source: Connection, table: Table, order: Sequence[Any]) -> Iterator
 
 def _insert(
     target: Connection,
-    statement: Any,
+    table: Table,
     rows: list[dict[str, Any]],
+    finish: Callable[[Any], Any],
     report: PushReport,
     describe: Callable[[dict[str, Any]], tuple[str, str]],
 ) -> list[Any]:
-    """Run an idempotent insert for a batch, returning what it returns; when the database
+    """Insert a batch (`insert_rows`), returning what its statement returns; when the database
     refuses the batch, each row is tried alone so that only the rows it refuses are reported
     (by `describe`: subject, peer)."""
     if not rows:
         return []
     try:
         with target.begin_nested():
-            return list(target.execute(statement, rows).all())
+            return insert_rows(target, table, rows, finish)
     except DBAPIError:
         pass
     done: list[Any] = []
     for row in rows:
         try:
             with target.begin_nested():
-                done += target.execute(statement, [row]).all()
+                done += insert_rows(target, table, [row], finish)
         except DBAPIError as error:
             subject, peer_id = describe(row)
             reason = str(error.orig).splitlines()[0] if error.orig else str(error)
@@ -268,26 +300,162 @@ def _insert(
     return done
 
 
-def push(source: Engine, target: Engine, authority: _Authority) -> PushReport:
+_SESSION_ROWID: Any = literal_column("sessions.rowid")
+_SESSION_ROW: Any = _SESSION_ROWID.label("rowid_")
+"""A session's place in its store's order (sessions are only ever appended)."""
+
+
+def _pages(source: Connection, table: Table, key: Any, after: int) -> Iterator[list[Any]]:
+    """The rows of `table` whose integer `key` is above `after`, in key order, a batch at a
+    time (sessions come with their rowid as `rowid_`)."""
+    columns = [*table.c, key] if key is _SESSION_ROW else list(table.c)
+    order = _SESSION_ROWID if key is _SESSION_ROW else key
+    while True:
+        query = select(*columns).where(order > after).order_by(order).limit(BATCH)
+        rows = source.execute(query).all()
+        if not rows:
+            return
+        yield list(rows)
+        after = rows[-1].rowid_ if key is _SESSION_ROW else getattr(rows[-1], key.name)
+
+
+def _aggregate(connection: Connection, table: Table, *where: Any) -> tuple[int, int]:
+    """How many current versions `table` holds and the sum of their sequence numbers: both
+    grow with every change a store makes (each change raises one sequence by one)."""
+    query = select(func.count(), func.coalesce(func.sum(table.c.sequence), 0)).where(*where)
+    count, total = connection.execute(query).one()
+    return int(count), int(total)
+
+
+@dataclass(slots=True)
+class _Progress:
+    """How far this store's pushes to this fleet got (`fleet_pushes`), and how this push moves
+    it: sessions, entries and logs by their place in the store's order, heads and clocks by
+    their aggregates. A table stops advancing at its first batch with a refusal, so that the
+    next push checks the refused rows again."""
+
+    digest: str
+    row: dict[str, Any]
+    advancing: set[str] = field(default_factory=lambda: {"sessions", "entries", "logs"})
+
+    @classmethod
+    def load(cls, source: Connection, target: Engine, digest: str, full: bool) -> _Progress:
+        """The fleet's record of this store's pushes, reset when `full` or when the store no
+        longer holds the rows it marks (a store replaced or rewound)."""
+        empty = {
+            "store_digest": digest,
+            "sessions_upto": 0,
+            "sessions_mark": None,
+            "entries_upto": 0,
+            "entries_mark": None,
+            "logs_upto": 0,
+            "logs_mark": None,
+            "heads_count": None,
+            "heads_sum": None,
+            "clocks_count": None,
+            "clocks_sum": None,
+            "pushed_at": utc_now(),
+        }
+        with _writing(target) as writing:
+            found = writing.execute(
+                select(*fleet_pushes.c).where(fleet_pushes.c.store_digest == digest)
+            ).first()
+            row = dict(found._asdict()) if found is not None else None
+            if row is None or full or not _marks_hold(source, row):
+                if row is None:
+                    writing.execute(insert_for(writing.dialect, fleet_pushes).values(**empty))
+                else:
+                    writing.execute(
+                        update(fleet_pushes)
+                        .where(fleet_pushes.c.store_digest == digest)
+                        .values(**empty)
+                    )
+                row = empty
+        return cls(digest, row)
+
+    def advance(self, writing: Connection, name: str, upto: int, mark: str, clean: bool) -> None:
+        """Record, in the batch's own transaction, that `name` is pushed up to row `upto`."""
+        if not clean:
+            self.advancing.discard(name)
+        if name not in self.advancing:
+            return
+        self.row[f"{name}_upto"], self.row[f"{name}_mark"] = upto, mark
+        self._write(writing, {f"{name}_upto": upto, f"{name}_mark": mark})
+
+    def settle(self, writing: Connection, name: str, aggregate: tuple[int, int]) -> None:
+        """Record that every current version of `name` (heads or clocks) is pushed."""
+        self.row[f"{name}_count"], self.row[f"{name}_sum"] = aggregate
+        self._write(writing, {f"{name}_count": aggregate[0], f"{name}_sum": aggregate[1]})
+
+    def pushed(self, name: str) -> tuple[int, int] | None:
+        count, total = self.row[f"{name}_count"], self.row[f"{name}_sum"]
+        return None if count is None else (count, total)
+
+    def _write(self, writing: Connection, values: dict[str, Any]) -> None:
+        writing.execute(
+            update(fleet_pushes)
+            .where(fleet_pushes.c.store_digest == self.digest)
+            .values(**values, pushed_at=utc_now())
+        )
+
+
+def _marks_hold(source: Connection, row: dict[str, Any]) -> bool:
+    """Whether the store still holds, at the places the fleet marks, the rows it pushed."""
+    checks = (
+        (
+            "sessions",
+            select(sessions.c.session_id).where(
+                literal_column("sessions.rowid") == row["sessions_upto"]
+            ),
+        ),
+        ("entries", select(entries.c.hash).where(entries.c.id == row["entries_upto"])),
+        (
+            "logs",
+            select(logs.c.session_id + "/" + logs.c.resource_id).where(
+                logs.c.id == row["logs_upto"]
+            ),
+        ),
+    )
+    for name, query in checks:
+        if row[f"{name}_upto"] and source.execute(query).scalar() != row[f"{name}_mark"]:
+            return False
+    return True
+
+
+def push(
+    source: Engine, target: Engine, authority: _Authority, *, full: bool = False
+) -> PushReport:
     """Copy every peer, entry, head, session, clock and log of `source` into `target` that
-    `authority` admits; report the rest."""
+    `authority` admits and that changed since this store's last push (everything when `full`);
+    report the rest."""
     report = PushReport()
     with source.connect() as reading:
         pushing = _Pushing(reading, target, authority, report)
+        pushing.progress = progress = _Progress.load(
+            reading, target, authority.digest, full or bool(authority.options.rebind)
+        )
         for rows in _batches(reading, peers, [peers.c.peer_id]):
             _bind_peers(pushing, rows)
-        for rows in _batches(reading, sessions, [sessions.c.session_id]):
+        pushing.session_owner = dict(
+            (row[0], row[1])
+            for row in reading.execute(select(sessions.c.session_id, sessions.c.peer_id))
+        )
+        new_sessions: list[str] = []
+        for rows in _pages(reading, sessions, _SESSION_ROW, progress.row["sessions_upto"]):
+            new_sessions += [row.session_id for row in rows]
             _push_sessions(pushing, rows)
-        for rows in _batches(reading, entries, [entries.c.id]):
+        for rows in _pages(reading, entries, entries.c.id, progress.row["entries_upto"]):
             _push_entries(pushing, rows)
-        _push_heads(pushing, heads, ["peer_id", "kind", "entry_id"])
-        _push_heads(pushing, clocks, ["session_id", "clock_id"])
-        for rows in _batches(reading, logs, [logs.c.id]):
+        head_total = _aggregate(reading, heads)
+        if progress.pushed("heads") != head_total:
+            _push_heads(pushing, heads, ["peer_id", "kind", "entry_id"], head_total)
+        _push_clocks(pushing, new_sessions)
+        for rows in _pages(reading, logs, logs.c.id, progress.row["logs_upto"]):
             _push_logs(pushing, rows)
     for peer_id, count in sorted(authority.foreign.items()):
         report.problems.append(
-            f"refused {count} record(s) of {peer_id}: {peer_id} is bound to another store "
-            f"({fingerprint(authority.bound_to(peer_id))}; this store is "
+            f"refused {count or 'every'} record(s) of {peer_id}: {peer_id} is bound to another "
+            f"store ({fingerprint(authority.bound_to(peer_id))}; this store is "
             f"{fingerprint(authority.digest)}), and only that store may push its records. If "
             f"this store now speaks for {peer_id}, push again with --rebind {peer_id} "
             "(not pushed)"
@@ -307,10 +475,14 @@ def _bind_peers(pushing: _Pushing, rows: list[Any]) -> None:
             report.refuse("the peer", row.peer_id.replace("\x00", "\\x00"), problem)
     with _writing(pushing.target) as writing:
         fresh = [row._asdict() for row in rows if row.peer_id in wanted]
-        statement = (
-            insert_for(writing.dialect, peers).on_conflict_do_nothing().returning(peers.c.peer_id)
+        copied = _insert(
+            writing,
+            peers,
+            fresh,
+            lambda s: s.on_conflict_do_nothing().returning(peers.c.peer_id),
+            report,
+            lambda r: ("the peer", r["peer_id"]),
         )
-        copied = _insert(writing, statement, fresh, report, lambda r: ("the peer", r["peer_id"]))
         report.count("peers", len(copied), len(rows))
         bindings = [
             {
@@ -328,7 +500,7 @@ def _bind_peers(pushing: _Pushing, rows: list[Any]) -> None:
             )
         found = writing.execute(
             select(fleet_bindings.c.peer_id, fleet_bindings.c.store_digest).where(
-                fleet_bindings.c.peer_id.in_(wanted)
+                _among(writing, fleet_bindings.c.peer_id, wanted)
             )
         ).all()
         for peer_id, digest in found:
@@ -336,6 +508,8 @@ def _bind_peers(pushing: _Pushing, rows: list[Any]) -> None:
                 _rebind(writing, pushing, peer_id, digest, now)
                 digest = authority.digest
             authority.learn(peer_id, digest)
+            if digest != authority.digest and authority.key(peer_id) is None:
+                authority.foreign[peer_id] += 0  # reported even when no record is re-read
         admitted = [
             peer_id
             for peer_id in wanted
@@ -344,7 +518,7 @@ def _bind_peers(pushing: _Pushing, rows: list[Any]) -> None:
         if admitted:
             writing.execute(
                 update(fleet_bindings)
-                .where(fleet_bindings.c.peer_id.in_(admitted))
+                .where(_among(writing, fleet_bindings.c.peer_id, admitted))
                 .values(last_push_at=now)
             )
 
@@ -411,7 +585,7 @@ def _push_sessions(pushing: _Pushing, rows: list[Any]) -> None:
             r.session_id: r
             for r in writing.execute(
                 select(*sessions.c).where(
-                    sessions.c.session_id.in_([row.session_id for row in allowed])
+                    _among(writing, sessions.c.session_id, [row.session_id for row in allowed])
                 )
             )
         }
@@ -420,7 +594,9 @@ def _push_sessions(pushing: _Pushing, rows: list[Any]) -> None:
         for row in allowed:
             held = stored.get(row.session_id)
             if held is None:
-                fresh.append(row._asdict())
+                values = row._asdict()
+                values.pop("rowid_", None)
+                fresh.append(values)
             elif (held.peer_id, held.app_id, held.started_at) == (
                 row.peer_id,
                 row.app_id,
@@ -443,15 +619,11 @@ def _push_sessions(pushing: _Pushing, rows: list[Any]) -> None:
                     "the fleet holds this session with another app id or start time (its "
                     "clocks and logs are refused with it)",
                 )
-        statement = (
-            insert_for(writing.dialect, sessions)
-            .on_conflict_do_nothing()
-            .returning(sessions.c.session_id)
-        )
         inserted = _insert(
             writing,
-            statement,
+            sessions,
             fresh,
+            lambda s: s.on_conflict_do_nothing().returning(sessions.c.session_id),
             report,
             lambda r: (f"session {r['session_id']}", r["peer_id"]),
         )
@@ -459,7 +631,7 @@ def _push_sessions(pushing: _Pushing, rows: list[Any]) -> None:
         raced = {r["session_id"] for r in fresh} - {r.session_id for r in inserted}
         for session_id, holder in writing.execute(
             select(sessions.c.session_id, sessions.c.peer_id).where(
-                sessions.c.session_id.in_(raced)
+                _among(writing, sessions.c.session_id, raced)
             )
         ):
             if holder != pushing.session_owner[session_id]:
@@ -471,6 +643,9 @@ def _push_sessions(pushing: _Pushing, rows: list[Any]) -> None:
                     "operator to resolve (its clocks and logs are refused with it)",
                 )
         report.count("sessions", len(inserted), len(fresh) + same)
+        pushing.progress.advance(
+            writing, "sessions", rows[-1].rowid_, rows[-1].session_id, pushing.clean()
+        )
 
 
 def _entry_refusal(pushing: _Pushing, row: Any) -> str | None:
@@ -521,7 +696,7 @@ def _push_entries(pushing: _Pushing, rows: Sequence[Any]) -> None:
         existing = dict(
             writing.execute(
                 select(entries.c.hash, entries.c.canonical_json).where(
-                    entries.c.hash.in_([r["hash"] for r in sound])
+                    _among(writing, entries.c.hash, [r["hash"] for r in sound])
                 )
             ).all()
         )
@@ -540,26 +715,56 @@ def _push_entries(pushing: _Pushing, rows: Sequence[Any]) -> None:
                     values["peer_id"],
                     "the fleet stores this hash with different canonical JSON (corrupt)",
                 )
-        statement = (
-            insert_for(writing.dialect, entries)
-            .on_conflict_do_nothing(index_elements=["hash"])
-            .returning(entries.c.hash)
-        )
         copied = _insert(
             writing,
-            statement,
+            entries,
             fresh,
+            lambda s: s.on_conflict_do_nothing(index_elements=["hash"]).returning(entries.c.hash),
             report,
             lambda r: (f"{r['kind']} {r['entry_id']}@{r['hash']}", r["peer_id"]),
         )
+        pushing.progress.advance(writing, "entries", rows[-1].id, rows[-1].hash, pushing.clean())
     report.count("entries", len(copied), len(fresh) + same)
 
 
-def _push_heads(pushing: _Pushing, table: Table, key: list[str]) -> None:
+def _push_clocks(pushing: _Pushing, new_sessions: list[str]) -> None:
+    """Session clocks: none when they are as last pushed; only the new sessions' when those
+    account for every change since; all of them otherwise."""
+    progress, source = pushing.progress, pushing.source
+    total = _aggregate(source, clocks)
+    pushed = progress.pushed("clocks")
+    if pushed == total:
+        return
+    if pushed is not None:
+        added = (0, 0)
+        for start in range(0, len(new_sessions), BATCH):
+            part = _aggregate(
+                source, clocks, clocks.c.session_id.in_(new_sessions[start : start + BATCH])
+            )
+            added = (added[0] + part[0], added[1] + part[1])
+        if (pushed[0] + added[0], pushed[1] + added[1]) == total:
+            _push_heads(pushing, clocks, ["session_id", "clock_id"], total, new_sessions)
+            return
+    _push_heads(pushing, clocks, ["session_id", "clock_id"], total)
+
+
+def _push_heads(
+    pushing: _Pushing,
+    table: Table,
+    key: list[str],
+    aggregate: tuple[int, int],
+    only_sessions: list[str] | None = None,
+) -> None:
     """Upsert current-version pointers: a change goes in when its sequence in the owning store
-    is newer than the fleet's, and never replaces a signed pointer with an unsigned one."""
+    is newer than the fleet's, and never replaces a signed pointer with an unsigned one. When
+    every pointer went in or was there, the fleet records `aggregate` as pushed."""
     report = pushing.report
-    for rows in _batches(pushing.source, table, [table.c[name] for name in key]):
+    before = len(report.problems) + sum(pushing.authority.foreign.values())
+    if only_sessions is None:
+        pages = _batches(pushing.source, table, [table.c[name] for name in key])
+    else:
+        pages = _session_clocks(pushing.source, only_sessions)
+    for rows in pages:
         with _writing(pushing.target) as writing:
             versions = {
                 r.hash: r
@@ -570,7 +775,7 @@ def _push_heads(pushing: _Pushing, table: Table, key: list[str]) -> None:
                         entries.c.kind,
                         entries.c.entry_id,
                         entries.c.session_id,
-                    ).where(entries.c.hash.in_({row.hash for row in rows}))
+                    ).where(_among(writing, entries.c.hash, {row.hash for row in rows}))
                 )
             }
             values = []
@@ -588,24 +793,39 @@ def _push_heads(pushing: _Pushing, table: Table, key: list[str]) -> None:
                 record = current_record(peer_id, kind, entry_id, row.hash, row.sequence, session_id)
                 if pushing.admitted(subject, peer_id, record, row.signature):
                     values.append(row._asdict())
-            statement = insert_for(writing.dialect, table)
-            incoming, stored = statement.excluded, table.c
-            statement = statement.on_conflict_do_update(
-                index_elements=key,
-                set_={name: incoming[name] for name in _CHANGE_COLUMNS},
-                where=and_(
-                    incoming.sequence > func.coalesce(stored.sequence, 0),
-                    or_(incoming.signature.is_not(None), stored.signature.is_(None)),
-                ),
-            ).returning(table.c.hash)
+
+            def newer(statement: Any, table: Table = table, key: list[str] = key) -> Any:
+                incoming, stored = statement.excluded, table.c
+                return statement.on_conflict_do_update(
+                    index_elements=key,
+                    set_={name: incoming[name] for name in _CHANGE_COLUMNS},
+                    where=and_(
+                        incoming.sequence > func.coalesce(stored.sequence, 0),
+                        or_(incoming.signature.is_not(None), stored.signature.is_(None)),
+                    ),
+                ).returning(table.c.hash)
+
             changed = _insert(
                 writing,
-                statement,
+                table,
                 values,
+                newer,
                 report,
                 lambda r: (f"current version {r['hash']}", r.get("peer_id") or "?"),
             )
         report.count(table.name, len(changed), len(values))
+    if len(report.problems) + sum(pushing.authority.foreign.values()) == before:
+        with _writing(pushing.target) as writing:
+            pushing.progress.settle(writing, table.name, aggregate)
+
+
+def _session_clocks(source: Connection, session_ids: list[str]) -> Iterator[list[Any]]:
+    """The clocks of these sessions, a batch of sessions at a time."""
+    for start in range(0, len(session_ids), BATCH):
+        part = session_ids[start : start + BATCH]
+        rows = source.execute(select(*clocks.c).where(clocks.c.session_id.in_(part))).all()
+        if rows:
+            yield list(rows)
 
 
 def _head_refusal(
@@ -687,7 +907,7 @@ def _push_logs(pushing: _Pushing, rows: Sequence[Any]) -> None:
                 (r.session_id, r.resource_id): r.manifest_json
                 for r in writing.execute(
                     select(logs.c.session_id, logs.c.resource_id, logs.c.manifest_json).where(
-                        tuple_(logs.c.session_id, logs.c.resource_id).in_(keys)
+                        _among(writing, logs.c.session_id, {key[0] for key in keys})
                     )
                 )
             }
@@ -710,15 +930,18 @@ def _push_logs(pushing: _Pushing, rows: Sequence[Any]) -> None:
                     pushing.session_owner.get(row.session_id, "?"),
                     "the fleet holds a different manifest for it (its references neither)",
                 )
-        statement = insert_for(writing.dialect, logs).on_conflict_do_nothing().returning(logs.c.id)
         copied = _insert(
             writing,
-            statement,
+            logs,
             fresh,
+            lambda s: s.on_conflict_do_nothing().returning(logs.c.id),
             report,
             lambda r: (f"log {r['resource_id']} in session {r['session_id']}", "?"),
         )
         report.count("logs", len(copied), len(kept))
+        last = rows[-1]
+        mark = f"{last.session_id}/{last.resource_id}"
+        pushing.progress.advance(writing, "logs", last.id, mark, pushing.clean())
         if not kept:
             return
         # Refs only for logs that are now in the fleet with exactly this manifest.
@@ -728,9 +951,10 @@ def _push_logs(pushing: _Pushing, rows: Sequence[Any]) -> None:
             for r in writing.execute(
                 select(
                     logs.c.id, logs.c.session_id, logs.c.resource_id, logs.c.manifest_json
-                ).where(tuple_(logs.c.session_id, logs.c.resource_id).in_(list(wanted)))
+                ).where(_among(writing, logs.c.session_id, {key[0] for key in wanted}))
             )
-            if r.manifest_json == wanted[(r.session_id, r.resource_id)].manifest_json
+            if (r.session_id, r.resource_id) in wanted
+            and r.manifest_json == wanted[(r.session_id, r.resource_id)].manifest_json
         }
         values = [
             {**ref._asdict(), "log_id": target_ids[key]}
@@ -738,12 +962,12 @@ def _push_logs(pushing: _Pushing, rows: Sequence[Any]) -> None:
             if key in target_ids
             for ref in refs_of[row.id]
         ]
-        statement = (
-            insert_for(writing.dialect, log_refs)
-            .on_conflict_do_nothing()
-            .returning(log_refs.c.log_id)
-        )
         refs_copied = _insert(
-            writing, statement, values, report, lambda r: (f"a reference of log {r['log_id']}", "?")
+            writing,
+            log_refs,
+            values,
+            lambda s: s.on_conflict_do_nothing().returning(log_refs.c.log_id),
+            report,
+            lambda r: (f"a reference of log {r['log_id']}", "?"),
         )
         report.count("log_refs", len(refs_copied), len(values))

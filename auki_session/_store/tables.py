@@ -24,6 +24,7 @@ __all__ = [
     "clocks",
     "entries",
     "fleet_bindings",
+    "fleet_pushes",
     "fleet_rebinds",
     "heads",
     "log_refs",
@@ -184,3 +185,26 @@ fleet_rebinds = Table(
     Index(None, "peer_id", "id"),
 )
 """In a fleet database: every explicit move of a peer's binding to another store, by whom, when."""
+
+fleet_pushes = Table(
+    "fleet_pushes",
+    metadata,
+    Column("store_digest", Text, nullable=False),
+    Column("sessions_upto", BigInteger, nullable=False),
+    Column("sessions_mark", Text, nullable=True),
+    Column("entries_upto", BigInteger, nullable=False),
+    Column("entries_mark", Text, nullable=True),
+    Column("logs_upto", BigInteger, nullable=False),
+    Column("logs_mark", Text, nullable=True),
+    Column("heads_count", BigInteger, nullable=True),
+    Column("heads_sum", BigInteger, nullable=True),
+    Column("clocks_count", BigInteger, nullable=True),
+    Column("clocks_sum", BigInteger, nullable=True),
+    Column("pushed_at", Text, nullable=False),
+    PrimaryKeyConstraint("store_digest"),
+)
+"""In a fleet database: how far each store's pushes got, so the next push sends only what
+changed. Sessions, entries and logs are appended in row order in a store: `*_upto` is the last
+row pushed (`*_mark` its session id, hash or session/resource, to notice a store that was
+replaced or rewound). A store's heads and clocks only ever gain changes, each raising a
+sequence number by one: their count and the sum of their sequences change with every change."""

@@ -2,12 +2,13 @@
 
 Each store mints a random identity (`store_identity`, one row) when it is created or upgraded
 here. A fleet database binds every peer to the store that first pushed it (`fleet_bindings`,
-by the identity's SHA-256 digest): records of a plain peer id are accepted only from that store,
-and a key-derived peer id's only with its signature. Operators move a binding explicitly; each
-move is kept in `fleet_rebinds`. Current versions are ordered by the owning store's sequence
-alone: a head or clock written before sequences were kept gets sequence 1 (one known change).
-On PostgreSQL, the row ids of entries, logs and log refs become 64-bit (concurrent pushes
-consume ids they do not use); SQLite's rowids are 64-bit already.
+by the identity's SHA-256 digest): records of a plain peer id are accepted only from that
+store, and a key-derived peer id's only with its signature. Operators move a binding
+explicitly; each move is kept in `fleet_rebinds`. `fleet_pushes` keeps how far each store's
+pushes got, so that the next push sends only what changed. Current versions are ordered by
+the owning store's sequence alone: a head or clock written before sequences were kept gets
+sequence 1 (one known change). On PostgreSQL, the row ids of entries, logs and log refs become
+64-bit (concurrent pushes consume ids they do not use); SQLite's rowids are 64-bit already.
 
 Revision ID: 0005_fleet_authority
 Revises: 0004_signatures
@@ -70,6 +71,22 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_fleet_rebinds")),
     )
     op.create_index(op.f("ix_fleet_rebinds_peer_id_id"), "fleet_rebinds", ["peer_id", "id"])
+    op.create_table(
+        "fleet_pushes",
+        sa.Column("store_digest", sa.Text(), nullable=False),
+        sa.Column("sessions_upto", sa.BigInteger(), nullable=False),
+        sa.Column("sessions_mark", sa.Text(), nullable=True),
+        sa.Column("entries_upto", sa.BigInteger(), nullable=False),
+        sa.Column("entries_mark", sa.Text(), nullable=True),
+        sa.Column("logs_upto", sa.BigInteger(), nullable=False),
+        sa.Column("logs_mark", sa.Text(), nullable=True),
+        sa.Column("heads_count", sa.BigInteger(), nullable=True),
+        sa.Column("heads_sum", sa.BigInteger(), nullable=True),
+        sa.Column("clocks_count", sa.BigInteger(), nullable=True),
+        sa.Column("clocks_sum", sa.BigInteger(), nullable=True),
+        sa.Column("pushed_at", sa.Text(), nullable=False),
+        sa.PrimaryKeyConstraint("store_digest", name=op.f("pk_fleet_pushes")),
+    )
     for table in ("heads", "clocks"):
         op.execute(f"UPDATE {table} SET sequence = 1 WHERE sequence IS NULL")
     if op.get_bind().dialect.name == "postgresql":
@@ -92,6 +109,7 @@ def _retype(type_name: str) -> None:
 def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         _retype("INTEGER")
+    op.drop_table("fleet_pushes")
     op.drop_index(op.f("ix_fleet_rebinds_peer_id_id"), table_name="fleet_rebinds")
     op.drop_table("fleet_rebinds")
     op.drop_table("fleet_bindings")

@@ -1,0 +1,75 @@
+"""Inserting a batch of rows in one statement: on PostgreSQL the rows go in by COPY into a
+temporary table and one `INSERT ... SELECT` (a short statement the server plans once, instead
+of a multi-row INSERT of thousands of parameters parsed anew each time); elsewhere as a
+multi-row INSERT."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import Column, Connection, MetaData, Table, select
+from sqlalchemy.schema import CreateTable
+
+from .statements import insert_for
+
+__all__ = ["insert_rows"]
+
+_TEMPORARY = MetaData()
+
+
+def _staging(table: Table, columns: tuple[str, ...]) -> Table:
+    """The temporary table a batch of `table`'s rows is copied into (emptied at commit)."""
+    name = f"auki_push_{table.name}"
+    existing = _TEMPORARY.tables.get(name)
+    if existing is not None and tuple(existing.c.keys()) == columns:
+        return existing
+    if existing is not None:
+        _TEMPORARY.remove(existing)
+        name = f"{name}_{len(columns)}"
+        existing = _TEMPORARY.tables.get(name)
+        if existing is not None:
+            return existing
+    return Table(
+        name,
+        _TEMPORARY,
+        *(Column(column, table.c[column].type) for column in columns),
+        prefixes=["TEMPORARY"],
+        postgresql_on_commit="DELETE ROWS",
+    )
+
+
+def _copy(connection: Connection, table: Table, rows: list[dict[str, Any]]) -> Table:
+    """Copy `rows` into the batch's temporary table on this connection; return that table."""
+    columns = tuple(rows[0])
+    staging = _staging(table, columns)
+    connection.execute(CreateTable(staging, if_not_exists=True))
+    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(f"TRUNCATE {staging.name}")
+        names = ", ".join(columns)
+        with cursor.copy(f"COPY {staging.name} ({names}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row([row[column] for column in columns])
+    finally:
+        cursor.close()
+    return staging
+
+
+def insert_rows(
+    connection: Connection,
+    table: Table,
+    rows: list[dict[str, Any]],
+    finish: Callable[[Any], Any],
+) -> list[Any]:
+    """Insert `rows` (dicts with the same keys) into `table` with the statement `finish` makes
+    of a plain insert (its conflict clause and RETURNING); return what it returns."""
+    if not rows:
+        return []
+    statement = insert_for(connection.dialect, table)
+    if connection.dialect.name != "postgresql":
+        return list(connection.execute(finish(statement), rows).all())
+    staging = _copy(connection, table, rows)
+    columns = list(staging.c.keys())
+    statement = statement.from_select(columns, select(*staging.c))
+    return list(connection.execute(finish(statement)).all())
