@@ -258,3 +258,35 @@ def test_robots_pushing_at_the_same_time_all_land(tmp_path: Path, fleet_url: str
     assert len(hashes) == len(set(hashes))
     assert set(hashes) == set().union(*(local_hashes(root) for root in roots))
     assert len(fleet_rows(fleet_url, "logs")) == 4
+
+
+def test_two_stores_racing_to_bind_one_peer_bind_it_once(tmp_path: Path, fleet_url: str) -> None:
+    roots = [tmp_path / f"copy-{i}" for i in range(2)]
+    for root in roots:
+        make_robot(root, "galbot", frames=300)  # two stores, one plain peer id
+    # The schema exists before the race (a third, unrelated robot creates it).
+    make_robot(tmp_path / "other", "other")
+    push_store(tmp_path / "other", fleet_url)
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", textwrap.dedent(PUSH), str(root), fleet_url],
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for root in roots
+    ]
+    refused = []
+    for process in processes:
+        out, err = process.communicate(timeout=120)
+        assert process.returncode == 0, err
+        refused.append(out.split()[1] != "0")
+    assert sorted(refused) == [False, True]  # one store bound galbot; the other was refused
+    bindings = fleet_rows(fleet_url, "fleet_bindings")
+    assert sorted(row[0] for row in bindings) == ["galbot", "other"]
+    winner = roots[refused.index(False)]
+    fleet = Peer("galbot", "fleet").with_storage_url(fleet_url)
+    mine = Peer("galbot", "robot-app").with_storage_root(winner)
+    assert {e.hash for e in fleet.frames()} == {e.hash for e in mine.frames()}
+    assert len(fleet_rows(fleet_url, "logs")) == 2  # the winner's and the other robot's
