@@ -106,12 +106,13 @@ class Runner:
     """Runs prepared statements on the DB-API connection of a SQLAlchemy connection, inside
     whatever transaction that connection holds."""
 
-    __slots__ = ("_compiled", "_cursor", "connection", "dbapi_connection", "dialect")
+    __slots__ = ("_compiled", "_cursor", "_streams", "connection", "dbapi_connection", "dialect")
 
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
         self.dialect = connection.dialect
         self.dbapi_connection: Any = connection.connection.dbapi_connection
+        self._streams = 0
         self._compiled = compiled_for(self.dialect)
         self._cursor: Any = None
 
@@ -176,13 +177,19 @@ class Runner:
             prepared = compile_into(self._compiled, statement, self.dialect)
         if not prepared.raw:
             params = dict(zip(statement.params, values, strict=True))
-            yield from self.connection.execute(prepared.core, params)
+            options = {"stream_results": True, "yield_per": 2000}
+            yield from self.connection.execute(prepared.core, params, execution_options=options)
             return
-        cursor = self.dbapi_connection.cursor()
+        if self.dialect.name == "postgresql":
+            # A server-side cursor: psycopg's ordinary cursor holds the whole result in memory.
+            self._streams += 1
+            cursor = self.dbapi_connection.cursor(name=f"auki_stream_{self._streams}")
+        else:
+            cursor = self.dbapi_connection.cursor()
         arguments = prepared.arguments(values)
         try:
             cursor.execute(prepared.sql, arguments)
-            while rows := cursor.fetchmany(1000):
+            while rows := cursor.fetchmany(2000):
                 yield from rows
         except self.dialect.loaded_dbapi.Error as error:
             raise DBAPIError.instance(
