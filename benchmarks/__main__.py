@@ -8,7 +8,7 @@ import time
 
 from ._harness import Result, machine, print_results
 
-BENCHES = ("register", "transaction", "cold_start", "scale", "canonical", "logs")
+BENCHES = ("register", "transaction", "cold_start", "scale", "canonical", "logs", "fleet")
 
 
 def main() -> None:
