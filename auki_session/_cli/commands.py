@@ -182,7 +182,7 @@ def history(
     found = _sorted(found)
     if entry_id is not None and not found:
         raise NotFoundError(f"no entry has id {entry_id!r}")
-    current = reader.current_hashes()
+    current = reader.current_among(found)
     numbers: dict[tuple[str, str, str | None, str], int] = {}
     value = []
     for entry in found:
@@ -261,7 +261,7 @@ def show(
 ) -> Result:
     """One entry's canonical JSON, exactly as stored and hashed."""
     entry = _resolve(reader, ref, peer, kind, entry_id, session_id)
-    current = entry.hash in reader.current_hashes()
+    current = entry.hash in reader.current_among([entry])
     value = render.entry_json(entry, current)
     value["signed_by"] = _signer_of(entry)
     return Result(value, raw=entry.canonical_json.encode("utf-8"))

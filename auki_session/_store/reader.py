@@ -7,7 +7,7 @@ from __future__ import annotations
 import functools
 import json
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -49,6 +49,10 @@ class Location:
     def path(self) -> Path:
         """The root's SQLite file."""
         return self.root / DB_FILENAME
+
+
+_KEY_LOOKUPS = 256
+"""Up to this many ids, their current versions are looked up one by one; beyond, all read."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,6 +216,22 @@ class Reader:
     def current_hashes(self) -> set[str]:
         """The hashes of every current version (heads and session clocks)."""
         return {row[0] for row in self.run.all(sql.CURRENT_HASHES)}
+
+    def current_among(self, found: Iterable[Entry]) -> set[str]:
+        """The hashes of the current versions of these entries' ids: one key lookup per id
+        (a fleet's every head is read only when the ids are many)."""
+        keys = {(e.kind, e.session_id or e.peer_id, e.id) for e in found}
+        if len(keys) > _KEY_LOOKUPS:
+            return self.current_hashes()
+        current = set()
+        for kind, owner, entry_id in keys:
+            if kind == "clock":
+                row = self.run.one(sql.CLOCK_HASH, (owner, entry_id))
+            else:
+                row = self.run.one(sql.HEAD_HASH, (owner, kind, entry_id))
+            if row is not None:
+                current.add(row[0])
+        return current
 
     # --- sessions and logs --------------------------------------------------------------------
 

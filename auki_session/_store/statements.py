@@ -42,12 +42,14 @@ from .tables import clocks, entries, fleet_bindings, heads, log_refs, logs, peer
 
 __all__ = [
     "CHANGES",
+    "CLOCK_HASH",
     "CLOCK_SEQUENCE",
     "CURRENT",
     "CURRENT_HASHES",
     "ENTRY",
     "ENTRY_PREFIX",
     "FOREIGN_KEY_CHECK",
+    "HEAD_HASH",
     "HEAD_SEQUENCE",
     "INSERT_ENTRY",
     "INSERT_LOG",
@@ -328,6 +330,16 @@ CURRENT = Statement(
 )
 CURRENT_HASHES = Statement(
     "current_hashes", (), lambda _: union_all(select(heads.c.hash), select(clocks.c.hash))
+)
+HEAD_HASH = Statement(
+    "head_hash",
+    ("peer_id", "kind", "entry_id"),
+    lambda _: select(heads.c.hash).where(*_equal(heads, ("peer_id", "kind", "entry_id"))),
+)
+CLOCK_HASH = Statement(
+    "clock_hash",
+    ("session_id", "clock_id"),
+    lambda _: select(clocks.c.hash).where(*_equal(clocks, ("session_id", "clock_id"))),
 )
 
 
