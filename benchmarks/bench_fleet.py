@@ -16,8 +16,10 @@ start with `auki_bench_`):
    against eight raw unions at once (subprocesses running the raw union) into another.
 4. `verify --url` on the fleet (production: 100 robots, 1,000,000 entries): the child's peak RSS
    (its own rusage, taken by a small launcher process, so the benchmark's memory is not
-   counted) and its time against a raw streaming check (a server-side cursor over every entry,
-   recomputing each xxh3-128 hash with `auki_session.content_hash`), also a subprocess.
+   counted) and its time against a raw streaming check of the same per-entry checks (a
+   server-side cursor over every entry: its hash recomputed with `auki_session.content_hash`,
+   its JSON parsed, re-canonicalised with `auki_session.canonical_json` and compared, its peer
+   and id compared with the columns), also a subprocess.
 5. Fleet queries in-process (the Reader calls the CLI's `entries --peer`, `sessions --peer`,
    `history ID --peer` and `show HASH` make, on a store opened once) against hand-written SQL
    on a bare psycopg connection; and EXPLAIN of every statement those calls send (recorded on
@@ -553,19 +555,32 @@ def raw_union(db_path: str, dsn: str) -> int:
 
 
 def raw_check(dsn: str) -> tuple[int, int]:
-    """Every entry streamed on a server-side cursor, its xxh3-128 content hash recomputed from
-    its canonical bytes and compared; returns (entries, mismatches)."""
+    """The same per-entry checks as `verify`, by hand: every entry streamed on a server-side
+    cursor, its xxh3-128 content hash recomputed from its bytes, its JSON parsed and
+    re-canonicalised and compared, and the peer and id it names compared with its columns;
+    returns (entries, mismatches)."""
+    import json
+
     import psycopg
 
-    from auki_session import content_hash
+    from auki_session import canonical_json, content_hash
 
+    id_keys = {"frame": "frame_id", "sensor": "sensor_id", "detector": "detector_id"}
+    id_keys["clock"] = "clock_id"
     count = bad = 0
     with psycopg.connect(dsn) as connection, connection.cursor(name="every_entry") as cursor:
         cursor.itersize = 2000
-        cursor.execute("SELECT hash, canonical_json FROM entries")
-        for entry_hash, canonical in cursor:
+        cursor.execute("SELECT hash, kind, peer_id, entry_id, canonical_json FROM entries")
+        for entry_hash, kind, peer_id, entry_id, canonical in cursor:
             count += 1
-            if content_hash(canonical.encode("utf-8")) != entry_hash:
+            data = canonical.encode("utf-8")
+            value = json.loads(data)
+            if (
+                content_hash(data) != entry_hash
+                or canonical_json(value) != data
+                or value.get("peer_id") != peer_id
+                or value.get(id_keys[kind]) != entry_id
+            ):
                 bad += 1
     return count, bad
 
@@ -919,7 +934,7 @@ def verify_fleet(fleet: str, entries: int, quick: bool) -> list[Result]:
             seconds,
             "s",
             raw_seconds,
-            "raw streaming hash check",
+            "raw streaming check",
             target=1.2,
             note=f"{size}; verify exit status {status}; both are whole subprocesses",
         ),
