@@ -20,7 +20,7 @@ import xxhash
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from auki_session._domain.canonical import MAX_DEPTH, canonical_json
+from auki_session._domain.canonical import MAX_DEPTH, canonical_json, parse_canonical
 from auki_session._domain.hashing import content_hash
 from auki_session.errors import CanonicalJsonError
 
@@ -522,3 +522,82 @@ def test_only_canonical_json_error_escapes(value: object) -> None:
     except CanonicalJsonError:
         return
     assert canonical_json(json.loads(result)) == result  # valid JSON, already canonical
+
+
+# --- parse_canonical: the fast check of stored bytes agrees with re-encoding ---------------------
+
+_SCALARS = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(alphabet=st.characters(codec="utf-8"), max_size=12)
+)
+_VALUES = st.recursive(
+    _SCALARS,
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(
+            st.text(alphabet=st.characters(codec="utf-8"), max_size=6), inner, max_size=4
+        )
+    ),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=600, deadline=None)
+@given(_VALUES)
+def test_parse_canonical_accepts_exactly_the_canonical_bytes(value: object) -> None:
+    data = canonical_json(value)
+    parsed, canonical = parse_canonical(data)
+    assert canonical and canonical_json(parsed) == data
+    # Python's own serialisations of the same value are canonical exactly when they are equal.
+    for text in (
+        json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False),
+        json.dumps(value, sort_keys=True, separators=(",", ":")),
+        json.dumps(value, separators=(",", ":"), ensure_ascii=False),
+        json.dumps(value, sort_keys=True),
+    ):
+        other = text.encode("utf-8", "surrogatepass")
+        try:
+            _, fast = parse_canonical(other)
+        except ValueError:
+            continue
+        assert fast == (other == data), other
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        b'{"a":400.0}',
+        b'{"a":1e-07}',
+        b'{"a":1e+16}',
+        b'{"a":-0.0}',
+        b'{"a":NaN}',
+        b'{"a":1,"a":1}',
+        b'{"\\ud83d\\ude00":1,"\\uffff":2}',
+        '{"\U0001f600":1,"\uffff":2}'.encode(),
+        '{"\uffff":2,"\U0001f600":1}'.encode(),
+        b'{"a":"\\u001F"}',
+        b'{"a":"\\/"}',
+        b'{"b":1,"a":2}',
+        b"[" * 600 + b"]" * 600,
+    ],
+)
+def test_parse_canonical_agrees_with_reencoding_on_edge_cases(text: bytes) -> None:
+    try:
+        value = json.loads(text)
+    except ValueError:
+        value = None
+    try:
+        slow = canonical_json(value) == text if value is not None else None
+    except ValueError:
+        slow = None
+    try:
+        _, fast = parse_canonical(text)
+    except ValueError:
+        fast = None
+    if slow is None:
+        assert fast in (None, False)
+    else:
+        assert fast == slow

@@ -7,12 +7,14 @@ key orders) and tuned for small registry entries.
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Iterable
 from json.encoder import encode_basestring
 
 from ..errors import CanonicalJsonError
 
-__all__ = ["MAX_DEPTH", "canonical_json"]
+__all__ = ["MAX_DEPTH", "canonical_json", "parse_canonical"]
 
 MAX_DEPTH = 512
 """Deepest container nesting accepted; deeper (or circular) values raise CanonicalJsonError."""
@@ -267,3 +269,42 @@ def _too_deep() -> CanonicalJsonError:
     return CanonicalJsonError(
         f"value is nested more than {MAX_DEPTH} containers deep (or circular)"
     )
+
+
+_FOUR_BYTE_UTF8 = re.compile(rb"[\xf0-\xf7]")
+"""The lead byte of a character beyond the BMP: keys holding one sort differently as UTF-16."""
+_DUMPS = json.JSONEncoder(
+    ensure_ascii=False, sort_keys=True, separators=(",", ":"), allow_nan=False
+)
+
+
+def parse_canonical(data: bytes) -> tuple[object, bool]:
+    """Parse stored JSON bytes; return the value and whether the bytes are its canonical form.
+
+    Checking canonical form is the costly part of verifying a store, so the common case is
+    checked by the C encoder of the json module, which writes exactly this package's canonical
+    text for documents whose floats read back as themselves in the range where repr has no
+    exponent (1e-4 <= |x| < 1e16, non-integral: ECMAScript writes those the same), whose keys
+    have no character beyond the BMP (Python sorts by code point, RFC 8785 by UTF-16 unit), and
+    with fewer containers than MAX_DEPTH. Any other document is re-encoded by `canonical_json`.
+    Raises ValueError when the bytes are not JSON (NaN and infinities are not JSON here).
+    """
+    unusual: list[str] = []
+
+    def number(text: str) -> float:
+        value = float(text)
+        if not 1e-4 <= abs(value) < 1e16 or value.is_integer() or float.__repr__(value) != text:
+            unusual.append(text)
+        return value
+
+    def constant(text: str) -> float:
+        raise ValueError(f"{text} is not JSON")
+
+    value = json.loads(data, parse_float=number, parse_constant=constant)
+    if (
+        unusual
+        or data.count(b"{") + data.count(b"[") >= MAX_DEPTH
+        or (not data.isascii() and _FOUR_BYTE_UTF8.search(data))
+    ):
+        return value, canonical_json(value) == data
+    return value, _DUMPS.encode(value).encode() == data
