@@ -209,8 +209,9 @@ class Reader:
         return [_entry(row) for row in self.run.all(sql.history(*names), values)]
 
     def every_entry(self) -> Iterator[Entry]:
-        """Every stored version, streamed (memory does not grow with the store)."""
-        for row in self.run.stream(sql.history()):
+        """Every stored version in the order stored, streamed (neither memory nor temporary
+        files grow with the store)."""
+        for row in self.run.stream(sql.EVERY_ENTRY):
             yield _entry(row)
 
     def current_hashes(self) -> set[str]:

@@ -48,6 +48,7 @@ __all__ = [
     "CURRENT_HASHES",
     "ENTRY",
     "ENTRY_PREFIX",
+    "EVERY_ENTRY",
     "FOREIGN_KEY_CHECK",
     "HEAD_HASH",
     "HEAD_SEQUENCE",
@@ -379,6 +380,10 @@ history = _filtered(
 )
 """Every stored version, grouped by peer, kind, session and id, each id's in the order first
 registered (filters: `peer_id`, `kind`, `entry_id`)."""
+EVERY_ENTRY = Statement("every_entry", (), lambda _: select(*ENTRY_COLUMNS).order_by(entries.c.id))
+"""Every stored version in the order stored: a scan of the table in its primary key's order,
+with no sort (`history()`'s order sorts the whole table in a temporary b-tree first: on SQLite
+a file as large as the entries, and no row until it is sorted)."""
 clock_list = _filtered(
     "clocks",
     clocks,

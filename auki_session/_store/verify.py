@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from .._domain.canonical import canonical_json
+from .._domain.canonical import canonical_json, parse_canonical
 from .._domain.entries import ID_KEYS, MAX_ENTRY_BYTES, Entry
 from .._domain.hashing import content_hash
 from .._domain.identity import key_peer_id, signature_valid
@@ -72,11 +72,10 @@ def entry_problems(entry: Entry) -> list[Problem]:
             Problem("canonical", subject, f"{len(data)} bytes, over the {MAX_ENTRY_BYTES} limit")
         )
     try:
-        value = json.loads(data)
-        canonical = canonical_json(value)
+        value, canonical = parse_canonical(data)
     except ValueError as error:
         return [*problems, Problem("canonical", subject, f"stored JSON does not parse: {error}")]
-    if canonical != data:
+    if not canonical:
         problems.append(Problem("canonical", subject, "stored JSON is not in canonical form"))
     id_key = ID_KEYS.get(entry.kind)  # a hostile store may hold any kind text
     expected: dict[str, object] = {"peer_id": entry.peer_id}
