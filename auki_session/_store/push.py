@@ -22,10 +22,12 @@ from __future__ import annotations
 import getpass
 import hashlib
 import json
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -193,6 +195,29 @@ class _Authority:
         return f"its signature is not {peer_id}'s"
 
 
+class _Writer:
+    """Runs the fleet's side of each batch on one thread, in order, while the caller reads and
+    checks the next batch (psycopg and the server release the GIL while they work). At most
+    two batches wait; `drain` waits for all and raises the first failure."""
+
+    def __init__(self) -> None:
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="auki-push")
+        self._pending: deque[Future[None]] = deque()
+
+    def submit(self, job: Callable[[], None]) -> None:
+        while len(self._pending) >= 2:
+            self._pending.popleft().result()
+        self._pending.append(self._pool.submit(job))
+
+    def drain(self) -> None:
+        while self._pending:
+            self._pending.popleft().result()
+
+    def close(self) -> None:
+        """Stop: what is queued is cancelled (a failure is already on its way up)."""
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
 @dataclass(slots=True)
 class _Pushing:
     """One push in progress: the connections, the authority, what was refused so far."""
@@ -203,8 +228,11 @@ class _Pushing:
     report: PushReport
     refused_sessions: set[str] = field(default_factory=set)
     refused_hashes: set[str] = field(default_factory=set)
+    accepted: set[str] = field(default_factory=set)
+    """Hashes of versions this push inserted, or found in the fleet with the same bytes."""
     session_owner: dict[str, str] = field(default_factory=dict)
     progress: _Progress = field(init=False)
+    writer: _Writer = field(default_factory=_Writer)
 
     def clean(self) -> bool:
         """Whether nothing was refused so far in this push."""
@@ -468,14 +496,19 @@ def push(
         for rows in _pages(reading, sessions, _SESSION_ROW, progress.row["sessions_upto"]):
             new_sessions += [row.session_id for row in rows]
             _push_sessions(pushing, rows)
-        for rows in _pages(reading, entries, entries.c.id, progress.row["entries_upto"]):
-            _push_entries(pushing, rows)
-        head_total = _aggregate(reading, heads)
-        if progress.pushed("heads") != head_total:
-            _push_heads(pushing, heads, ["peer_id", "kind", "entry_id"], head_total)
-        _push_clocks(pushing, new_sessions)
-        for rows in _pages(reading, logs, logs.c.id, progress.row["logs_upto"]):
-            _push_logs(pushing, rows)
+        try:
+            for rows in _pages(reading, entries, entries.c.id, progress.row["entries_upto"]):
+                _push_entries(pushing, rows)
+            pushing.writer.drain()  # current versions need their versions in the fleet
+            head_total = _aggregate(reading, heads)
+            if progress.pushed("heads") != head_total:
+                _push_heads(pushing, heads, ["peer_id", "kind", "entry_id"], head_total)
+            _push_clocks(pushing, new_sessions)
+            for rows in _pages(reading, logs, logs.c.id, progress.row["logs_upto"]):
+                _push_logs(pushing, rows)
+            pushing.writer.drain()
+        finally:
+            pushing.writer.close()
     for peer_id, count in sorted(authority.foreign.items()):
         report.problems.append(
             f"refused {count or 'every'} record(s) of {peer_id}: {peer_id} is bound to another "
@@ -716,6 +749,13 @@ def _push_entries(pushing: _Pushing, rows: Sequence[Any]) -> None:
         values = row._asdict()
         del values["id"]
         sound.append(values)
+    pushing.writer.submit(lambda: _write_entries(pushing, rows, sound))
+
+
+def _write_entries(pushing: _Pushing, rows: Sequence[Any], sound: list[dict[str, Any]]) -> None:
+    """The fleet's side of a batch of versions: the checked ones inserted; a hash the fleet
+    held already must be held with these very bytes."""
+    report = pushing.report
     with _writing(pushing.target) as writing:
         copied = _insert(
             writing,
@@ -727,6 +767,7 @@ def _push_entries(pushing: _Pushing, rows: Sequence[Any]) -> None:
         )
         # A hash that was there already must be there with these very bytes.
         inserted = {row.hash for row in copied}
+        pushing.accepted |= inserted
         held = [values for values in sound if values["hash"] not in inserted]
         stored = (
             dict(
@@ -743,6 +784,7 @@ def _push_entries(pushing: _Pushing, rows: Sequence[Any]) -> None:
         for values in held:
             if stored.get(values["hash"]) == values["canonical_json"]:
                 same += 1
+                pushing.accepted.add(values["hash"])
                 continue
             pushing.refused_hashes.add(values["hash"])
             if values["hash"] in stored:
@@ -793,58 +835,90 @@ def _push_heads(
     else:
         pages = _session_clocks(pushing.source, only_sessions)
     for rows in pages:
+        versions = _versions(pushing, {row.hash for row in rows})
+        values = []
+        for row in rows:
+            if table is clocks:
+                peer_id = pushing.session_owner.get(row.session_id, "?")
+                kind, entry_id, session_id = "clock", row.clock_id, row.session_id
+            else:
+                peer_id, kind, entry_id, session_id = row.peer_id, row.kind, row.entry_id, None
+            subject = f"current {kind} {entry_id}"
+            reason = _head_refusal(pushing, row, versions.get(row.hash), peer_id, session_id)
+            if reason is not None:
+                report.refuse(subject, peer_id, reason)
+                continue
+            record = current_record(peer_id, kind, entry_id, row.hash, row.sequence, session_id)
+            if pushing.admitted(subject, peer_id, record, row.signature):
+                values.append(row._asdict())
+        pushing.writer.submit(partial(_write_heads, pushing, table, key, values))
+    pushing.writer.drain()
+    if len(report.problems) + sum(pushing.authority.foreign.values()) == before:
         with _writing(pushing.target) as writing:
-            versions = {
-                r.hash: r
-                for r in writing.execute(
+            pushing.progress.settle(writing, table.name, aggregate)
+
+
+def _versions(pushing: _Pushing, hashes: set[str]) -> dict[str, Any]:
+    """The versions these current-version pointers name, as the fleet holds them: those this
+    push brought or found (the same bytes, so the same peer, kind and id) read from the store,
+    any other looked up in the fleet (brought by an earlier push)."""
+    versions: dict[str, Any] = {
+        row.hash: row
+        for row in _rows(
+            pushing.source,
+            select(
+                entries.c.hash,
+                entries.c.peer_id,
+                entries.c.kind,
+                entries.c.entry_id,
+                entries.c.session_id,
+            ).where(entries.c.hash.in_(hashes & pushing.accepted)),
+        )
+    }
+    earlier = hashes - pushing.accepted - pushing.refused_hashes
+    if earlier:
+        with _writing(pushing.target) as writing:
+            versions.update(
+                (row.hash, row)
+                for row in writing.execute(
                     select(
                         entries.c.hash,
                         entries.c.peer_id,
                         entries.c.kind,
                         entries.c.entry_id,
                         entries.c.session_id,
-                    ).where(_among(writing, entries.c.hash, {row.hash for row in rows}))
+                    ).where(_among(writing, entries.c.hash, earlier))
                 )
-            }
-            values = []
-            for row in rows:
-                if table is clocks:
-                    peer_id = pushing.session_owner.get(row.session_id, "?")
-                    kind, entry_id, session_id = "clock", row.clock_id, row.session_id
-                else:
-                    peer_id, kind, entry_id, session_id = row.peer_id, row.kind, row.entry_id, None
-                subject = f"current {kind} {entry_id}"
-                reason = _head_refusal(pushing, row, versions.get(row.hash), peer_id, session_id)
-                if reason is not None:
-                    report.refuse(subject, peer_id, reason)
-                    continue
-                record = current_record(peer_id, kind, entry_id, row.hash, row.sequence, session_id)
-                if pushing.admitted(subject, peer_id, record, row.signature):
-                    values.append(row._asdict())
-
-            def newer(statement: Any, table: Table = table, key: list[str] = key) -> Any:
-                incoming, stored = statement.excluded, table.c
-                return statement.on_conflict_do_update(
-                    index_elements=key,
-                    set_={name: incoming[name] for name in _CHANGE_COLUMNS},
-                    where=and_(
-                        incoming.sequence > func.coalesce(stored.sequence, 0),
-                        or_(incoming.signature.is_not(None), stored.signature.is_(None)),
-                    ),
-                ).returning(table.c.hash)
-
-            changed = _insert(
-                writing,
-                table,
-                values,
-                newer,
-                report,
-                lambda r: (f"current version {r['hash']}", r.get("peer_id") or "?"),
             )
-        report.count(table.name, len(changed), len(values))
-    if len(report.problems) + sum(pushing.authority.foreign.values()) == before:
-        with _writing(pushing.target) as writing:
-            pushing.progress.settle(writing, table.name, aggregate)
+    return versions
+
+
+def _write_heads(
+    pushing: _Pushing, table: Table, key: list[str], values: list[dict[str, Any]]
+) -> None:
+    """The fleet's side of a batch of current-version pointers (checked already)."""
+
+    def newer(statement: Any) -> Any:
+        incoming, stored = statement.excluded, table.c
+        return statement.on_conflict_do_update(
+            index_elements=key,
+            set_={name: incoming[name] for name in _CHANGE_COLUMNS},
+            where=and_(
+                incoming.sequence > func.coalesce(stored.sequence, 0),
+                or_(incoming.signature.is_not(None), stored.signature.is_(None)),
+            ),
+        ).returning(table.c.hash)
+
+    with _writing(pushing.target) as writing:
+        changed = _insert(
+            writing,
+            table,
+            values,
+            newer,
+            pushing.report,
+            lambda r: (f"current version {r['hash']}", r.get("peer_id") or "?"),
+        )
+    pushing.report.count(table.name, len(changed), len(values))
 
 
 def _session_clocks(source: Connection, session_ids: list[str]) -> Iterator[list[Any]]:
@@ -928,30 +1002,38 @@ def _push_logs(pushing: _Pushing, rows: Sequence[Any]) -> None:
         message = row.manifest_json.encode("utf-8")
         if pushing.admitted(subject, peer_id, message, row.signature):
             sound.append(row)
+    pushing.writer.submit(lambda: _write_logs(pushing, rows, sound, refs_of))
+
+
+def _write_logs(
+    pushing: _Pushing, rows: Sequence[Any], sound: list[Any], refs_of: dict[int, list[Any]]
+) -> None:
+    """The fleet's side of a batch of logs: the checked ones inserted unless held with another
+    manifest, then the references of those the fleet now holds with exactly this manifest."""
+    report = pushing.report
     with _writing(pushing.target) as writing:
-        keys = [(row.session_id, row.resource_id) for row in sound]
-        existing = (
+        held = (
             {
-                (r.session_id, r.resource_id): r.manifest_json
+                (r.session_id, r.resource_id): (r.id, r.manifest_json)
                 for r in writing.execute(
-                    select(logs.c.session_id, logs.c.resource_id, logs.c.manifest_json).where(
-                        _among(writing, logs.c.session_id, {key[0] for key in keys})
-                    )
+                    select(
+                        logs.c.id, logs.c.session_id, logs.c.resource_id, logs.c.manifest_json
+                    ).where(_among(writing, logs.c.session_id, {row.session_id for row in sound}))
                 )
             }
-            if keys
+            if sound
             else {}
         )
-        fresh, kept = [], []
+        fresh, target_ids = [], {}
         for row in sound:
-            stored = existing.get((row.session_id, row.resource_id))
+            key = (row.session_id, row.resource_id)
+            stored = held.get(key)
             if stored is None:
                 values = row._asdict()
                 del values["id"]
                 fresh.append(values)
-                kept.append(row)
-            elif stored == row.manifest_json:
-                kept.append(row)
+            elif stored[1] == row.manifest_json:
+                target_ids[key] = stored[0]
             else:
                 report.refuse(
                     f"log {row.resource_id} in session {row.session_id}",
@@ -962,32 +1044,22 @@ def _push_logs(pushing: _Pushing, rows: Sequence[Any]) -> None:
             writing,
             logs,
             fresh,
-            lambda s: s.on_conflict_do_nothing().returning(logs.c.id),
+            lambda s: s.on_conflict_do_nothing().returning(
+                logs.c.id, logs.c.session_id, logs.c.resource_id
+            ),
             report,
             lambda r: (f"log {r['resource_id']} in session {r['session_id']}", "?"),
         )
-        report.count("logs", len(copied), len(kept))
+        report.count("logs", len(copied), len(copied) + len(target_ids))
         last = rows[-1]
         mark = f"{last.session_id}/{last.resource_id}"
         pushing.progress.advance(writing, "logs", last.id, mark, pushing.clean())
-        if not kept:
-            return
-        # Refs only for logs that are now in the fleet with exactly this manifest.
-        wanted = {(row.session_id, row.resource_id): row for row in kept}
-        target_ids = {
-            (r.session_id, r.resource_id): r.id
-            for r in writing.execute(
-                select(
-                    logs.c.id, logs.c.session_id, logs.c.resource_id, logs.c.manifest_json
-                ).where(_among(writing, logs.c.session_id, {key[0] for key in wanted}))
-            )
-            if (r.session_id, r.resource_id) in wanted
-            and r.manifest_json == wanted[(r.session_id, r.resource_id)].manifest_json
-        }
+        # References only for logs the fleet now holds with exactly this manifest.
+        target_ids.update({(r.session_id, r.resource_id): r.id for r in copied})
         values = [
-            {**ref._asdict(), "log_id": target_ids[key]}
-            for key, row in wanted.items()
-            if key in target_ids
+            {**ref._asdict(), "log_id": target_ids[(row.session_id, row.resource_id)]}
+            for row in sound
+            if (row.session_id, row.resource_id) in target_ids
             for ref in refs_of[row.id]
         ]
         refs_copied = _insert(
