@@ -77,7 +77,7 @@ from .verify import entry_problems
 
 __all__ = ["PushOptions", "PushReport", "push", "push_store", "store_digest"]
 
-BATCH = 2_000
+BATCH = 5_000
 _CHANGE_COLUMNS = ("hash", "updated_at", "signature", "sequence")
 
 
