@@ -995,7 +995,7 @@ def _package_calls() -> dict[str, Callable[[Reader, tuple[str, ...]], object]]:
 
     def history(reader: Reader, key: tuple[str, ...]) -> object:
         found = reader.history(key[0], None, key[1])
-        return found, reader.current_hashes()  # the CLI marks the current versions
+        return found, reader.current_among(found)  # the CLI marks the current versions
 
     return {
         "current entries of one robot": lambda reader, key: reader.current_entries(key[0]),
