@@ -195,6 +195,10 @@ class _Authority:
         return f"its signature is not {peer_id}'s"
 
 
+_SMALL = 200
+"""Batches smaller than this are written by the caller (see `_Writer.submit`)."""
+
+
 class _Writer:
     """Runs the fleet's side of each batch on one thread, in order, while the caller reads and
     checks the next batch (psycopg and the server release the GIL while they work). At most
@@ -204,7 +208,12 @@ class _Writer:
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="auki-push")
         self._pending: deque[Future[None]] = deque()
 
-    def submit(self, job: Callable[[], None]) -> None:
+    def submit(self, job: Callable[[], None], rows: int) -> None:
+        """Queue `job` (the fleet's side of `rows` rows); a small batch with nothing queued
+        runs at once (a thread and a second connection cost more than they save there)."""
+        if rows < _SMALL and not self._pending:
+            job()
+            return
         while len(self._pending) >= 2:
             self._pending.popleft().result()
         self._pending.append(self._pool.submit(job))
@@ -749,7 +758,7 @@ def _push_entries(pushing: _Pushing, rows: Sequence[Any]) -> None:
         values = row._asdict()
         del values["id"]
         sound.append(values)
-    pushing.writer.submit(lambda: _write_entries(pushing, rows, sound))
+    pushing.writer.submit(lambda: _write_entries(pushing, rows, sound), len(rows))
 
 
 def _write_entries(pushing: _Pushing, rows: Sequence[Any], sound: list[dict[str, Any]]) -> None:
@@ -851,7 +860,7 @@ def _push_heads(
             record = current_record(peer_id, kind, entry_id, row.hash, row.sequence, session_id)
             if pushing.admitted(subject, peer_id, record, row.signature):
                 values.append(row._asdict())
-        pushing.writer.submit(partial(_write_heads, pushing, table, key, values))
+        pushing.writer.submit(partial(_write_heads, pushing, table, key, values), len(values))
     pushing.writer.drain()
     if len(report.problems) + sum(pushing.authority.foreign.values()) == before:
         with _writing(pushing.target) as writing:
@@ -1002,7 +1011,7 @@ def _push_logs(pushing: _Pushing, rows: Sequence[Any]) -> None:
         message = row.manifest_json.encode("utf-8")
         if pushing.admitted(subject, peer_id, message, row.signature):
             sound.append(row)
-    pushing.writer.submit(lambda: _write_logs(pushing, rows, sound, refs_of))
+    pushing.writer.submit(lambda: _write_logs(pushing, rows, sound, refs_of), len(rows))
 
 
 def _write_logs(
