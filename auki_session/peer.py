@@ -7,8 +7,6 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import TYPE_CHECKING
 
-from ulid import ULID
-
 from ._domain.bodies import describe
 from ._domain.clocks import MONOTONIC_BODY, UTC_BODY, auto_clock_ids
 from ._domain.entries import (
@@ -244,6 +242,8 @@ class Peer:
 
     def start_session(self) -> Session:
         """Start a recording session: a new ULID and its monotonic and UTC clocks."""
+        from ulid import ULID  # imported here: it costs every process 25 ms at start-up
+
         from .session import Session
 
         session_id = str(ULID())
