@@ -290,3 +290,44 @@ def test_two_stores_racing_to_bind_one_peer_bind_it_once(tmp_path: Path, fleet_u
     mine = Peer("galbot", "robot-app").with_storage_root(winner)
     assert {e.hash for e in fleet.frames()} == {e.hash for e in mine.frames()}
     assert len(fleet_rows(fleet_url, "logs")) == 2  # the winner's and the other robot's
+
+
+def test_pushing_again_takes_no_row_ids_and_ids_are_64_bit(tmp_path: Path, fleet_url: str) -> None:
+    make_robot(tmp_path / "a", "robot-a", frames=50)
+    push_store(tmp_path / "a", fleet_url)
+    engine = create_engine(fleet_url, poolclass=NullPool)
+
+    def next_ids() -> tuple[int, int]:
+        with engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                # The sequences' next values, drawn and given back by the rollback.
+                found = connection.execute(
+                    text("SELECT nextval('entries_id_seq'), nextval('logs_id_seq')")
+                ).one()
+                connection.rollback()
+                return int(found[0]), int(found[1])
+            found = connection.execute(text("SELECT max(id) FROM entries")).one()
+            logs_found = connection.execute(text("SELECT max(id) FROM logs")).one()
+            return int(found[0]), int(logs_found[0])
+
+    before = next_ids()
+    for _ in range(3):
+        assert push_store(tmp_path / "a", fleet_url, PushOptions(full=True)).problems == []
+    after = next_ids()
+    if engine.dialect.name == "postgresql":
+        # One value drawn per look (given back to nobody), none by the pushes themselves.
+        assert after == (before[0] + 1, before[1] + 1)
+        with engine.connect() as connection:
+            types = dict(
+                connection.execute(
+                    text(
+                        "SELECT table_name || '.' || column_name, data_type FROM "
+                        "information_schema.columns WHERE table_schema = current_schema() "
+                        "AND column_name IN ('id', 'log_id')"
+                    )
+                ).all()
+            )
+        assert types["entries.id"] == types["logs.id"] == types["log_refs.log_id"] == "bigint"
+    else:
+        assert after == before
+    engine.dispose()

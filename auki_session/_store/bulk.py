@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import Column, Connection, MetaData, Table, select
+from sqlalchemy import Column, Connection, MetaData, Table, exists, select
 from sqlalchemy.schema import CreateTable
 
 from .statements import insert_for
@@ -61,9 +61,12 @@ def insert_rows(
     table: Table,
     rows: list[dict[str, Any]],
     finish: Callable[[Any], Any],
+    unique: tuple[str, ...] = (),
 ) -> list[Any]:
     """Insert `rows` (dicts with the same keys) into `table` with the statement `finish` makes
-    of a plain insert (its conflict clause and RETURNING); return what it returns."""
+    of a plain insert (its conflict clause and RETURNING); return what it returns. Rows whose
+    `unique` key the table holds already are left out before the insert, so that they take no
+    number from the table's id sequence (PostgreSQL draws one for every row it tries)."""
     if not rows:
         return []
     statement = insert_for(connection.dialect, table)
@@ -71,5 +74,9 @@ def insert_rows(
         return list(connection.execute(finish(statement), rows).all())
     staging = _copy(connection, table, rows)
     columns = list(staging.c.keys())
-    statement = statement.from_select(columns, select(*staging.c))
+    rows_in = select(*staging.c)
+    if unique:
+        held = exists().where(*(table.c[name] == staging.c[name] for name in unique))
+        rows_in = rows_in.where(~held)
+    statement = statement.from_select(columns, rows_in)
     return list(connection.execute(finish(statement)).all())

@@ -338,6 +338,7 @@ def _insert(
     finish: Callable[[Any], Any],
     report: PushReport,
     describe: Callable[[dict[str, Any]], tuple[str, str]],
+    unique: tuple[str, ...] = (),
 ) -> list[Any]:
     """Insert a batch (`insert_rows`), returning what its statement returns; when the database
     refuses the batch, each row is tried alone so that only the rows it refuses are reported
@@ -346,14 +347,14 @@ def _insert(
         return []
     try:
         with target.begin_nested():
-            return insert_rows(target, table, rows, finish)
+            return insert_rows(target, table, rows, finish, unique)
     except DBAPIError:
         pass
     done: list[Any] = []
     for row in rows:
         try:
             with target.begin_nested():
-                done += insert_rows(target, table, [row], finish)
+                done += insert_rows(target, table, [row], finish, unique)
         except DBAPIError as error:
             subject, peer_id = describe(row)
             reason = str(error.orig).splitlines()[0] if error.orig else str(error)
@@ -773,6 +774,7 @@ def _write_entries(pushing: _Pushing, rows: Sequence[Any], sound: list[dict[str,
             lambda s: s.on_conflict_do_nothing(index_elements=["hash"]).returning(entries.c.hash),
             report,
             lambda r: (f"{r['kind']} {r['entry_id']}@{r['hash']}", r["peer_id"]),
+            unique=("hash",),
         )
         # A hash that was there already must be there with these very bytes.
         inserted = {row.hash for row in copied}
@@ -1058,6 +1060,7 @@ def _write_logs(
             ),
             report,
             lambda r: (f"log {r['resource_id']} in session {r['session_id']}", "?"),
+            unique=("session_id", "resource_id"),
         )
         report.count("logs", len(copied), len(copied) + len(target_ids))
         last = rows[-1]
