@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import Column, Connection, MetaData, Table, exists, select
+from sqlalchemy import Column, Connection, MetaData, Table, exists, literal, select
 from sqlalchemy.schema import CreateTable
 
 from .statements import insert_for
@@ -56,6 +56,22 @@ def _copy(connection: Connection, table: Table, rows: list[dict[str, Any]]) -> T
     return staging
 
 
+_COPY_FROM = 200
+"""Batches smaller than this go in as a multi-row INSERT: a temporary table costs more."""
+
+
+def _absent(
+    connection: Connection, table: Table, rows: list[dict[str, Any]], unique: tuple[str, ...]
+) -> list[dict[str, Any]]:
+    """The rows whose `unique` key `table` does not hold (looked up one by one: few rows)."""
+    keep = []
+    for row in rows:
+        query = select(literal(1)).where(*(table.c[name] == row[name] for name in unique))
+        if connection.execute(query).first() is None:
+            keep.append(row)
+    return keep
+
+
 def insert_rows(
     connection: Connection,
     table: Table,
@@ -70,7 +86,11 @@ def insert_rows(
     if not rows:
         return []
     statement = insert_for(connection.dialect, table)
-    if connection.dialect.name != "postgresql":
+    if connection.dialect.name != "postgresql" or len(rows) < _COPY_FROM:
+        if unique and connection.dialect.name == "postgresql":
+            rows = _absent(connection, table, rows, unique)
+            if not rows:
+                return []
         return list(connection.execute(finish(statement), rows).all())
     staging = _copy(connection, table, rows)
     columns = list(staging.c.keys())
