@@ -28,15 +28,18 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from .._domain.entries import MAX_ENTRY_BYTES, CanonicalEntry, EntryKind
 from .._domain.rust_layout import (
+    REGISTRIES,
     RegistryFileError,
+    file_hash,
     is_hash,
     is_temp_of,
+    registry_dir,
     registry_name,
     registry_parts,
     temp_name,
@@ -50,10 +53,13 @@ from .runner import Runner
 __all__ = [
     "MIRROR_ENV",
     "Done",
+    "Found",
     "Target",
     "check_targets",
     "mirror_default",
+    "read_found",
     "read_theirs",
+    "registry_files",
     "repair",
     "root_key",
     "write_targets",
@@ -280,17 +286,15 @@ def repair(root: Path, run: Runner, key: str) -> int:
 
 
 def _remove_temps(top: Directory, target: Target) -> None:
-    """Remove temporary files of this package's interrupted writes of the target (a minute
-    old: a younger one may be a live writer's, about to be renamed)."""
+    """Remove temporary files of this package's interrupted writes of the target: those of a
+    process that is gone, or a minute old (a live writer's is renamed within milliseconds)."""
     try:
         with top.walk(target.parts) as directory:
             now = time.time()
             stale = [
                 name
                 for name in directory.names()
-                if is_temp_of(name, target.name)
-                and now - os.stat(name, dir_fd=directory.fd, follow_symlinks=False).st_mtime
-                > _TEMP_AGE
+                if is_temp_of(name, target.name) and _stale(directory, name, now)
             ]
             for name in stale:
                 directory.remove_file(name)
@@ -298,3 +302,91 @@ def _remove_temps(top: Directory, target: Target) -> None:
                 directory.sync()
     except OSError:
         return
+
+
+def _stale(directory: Directory, name: str, now: float) -> bool:
+    pid = name.rsplit(".", 2)[-2].split("-", 1)[0]
+    if pid.isdigit() and int(pid) != os.getpid():
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            return True
+        except OSError:
+            pass
+    age = now - os.stat(name, dir_fd=directory.fd, follow_symlinks=False).st_mtime
+    return age > _TEMP_AGE
+
+
+@dataclass(frozen=True, slots=True)
+class Found:
+    """A file in the root's registries tree: its kind (from its directory), the peer and id
+    directories, its name, and its path."""
+
+    kind: EntryKind
+    peer_dir: str
+    id_dir: str
+    name: str
+    path: Path
+
+
+_KIND_DIRS: dict[str, EntryKind] = {
+    "frames": "frame",
+    "sensors": "sensor",
+    "detectors": "detector",
+    "clocks": "clock",
+}
+
+
+def registry_files(root: Path) -> Iterator[Found]:
+    """Every file below `<root>/registries/<kind>s/<peer>/<id>/` (temporary files aside), in
+    name order; links and anything not at that depth are not followed."""
+    base = root / REGISTRIES
+    for kind_dir, kind in sorted(_KIND_DIRS.items()):
+        for peer in _subdirs(base / kind_dir):
+            for identity in _subdirs(peer):
+                try:
+                    names = sorted(
+                        item.name for item in os.scandir(identity) if not item.name.endswith(".tmp")
+                    )
+                except OSError:
+                    continue
+                for name in names:
+                    yield Found(kind, peer.name, identity.name, name, identity / name)
+
+
+def _subdirs(path: Path) -> list[Path]:
+    try:
+        if path.is_symlink():
+            return []
+        return sorted(
+            Path(item.path) for item in os.scandir(path) if item.is_dir(follow_symlinks=False)
+        )
+    except OSError:
+        return []
+
+
+def read_found(root: Path, found: Found) -> CanonicalEntry:
+    """The entry a registry file holds, verified (its name is its hash, its directories name
+    its peer and id, and everything `valid_registry_file` checks); RegistryFileError says why
+    not."""
+    entry_hash = file_hash(found.name)
+    if entry_hash is None:
+        raise RegistryFileError("not a registry file name (<32 lowercase hex>.json)")
+    parts = (REGISTRIES, f"{found.kind}s", found.peer_dir, found.id_dir)
+    try:
+        with Directory.open(root) as top, top.walk(parts) as directory:
+            data = directory.read_small(found.name, MAX_ENTRY_BYTES)
+    except StoreError as error:
+        raise RegistryFileError(str(error).split(": ", 1)[-1]) from None
+    except OSError as error:
+        raise RegistryFileError(f"cannot be read: {error.strerror or error}") from None
+    if data is None:
+        raise RegistryFileError("gone meanwhile")
+    entry = valid_registry_file(found.kind, data, entry_hash=entry_hash)
+    if registry_dir(entry.peer_id) != found.peer_dir:
+        raise RegistryFileError(
+            f"peer_id mismatch: expected {found.peer_dir}, found {entry.peer_id}"
+        )
+    if registry_dir(entry.id) != found.id_dir:
+        raise RegistryFileError(f"id mismatch: expected {found.id_dir}, found {entry.id}")
+    return entry

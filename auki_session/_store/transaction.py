@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.exc import DBAPIError
 
 from .._domain.entries import CanonicalEntry, EntryKind
-from .._domain.layout import DB_FILENAME, directory_keys
+from .._domain.layout import DB_FILENAME, directory_keys, log_parts
 from .._domain.logs import LogPlan
 from .._domain.refs import RegistryRef
 from .._domain.signed import current_record, session_record
@@ -309,19 +309,28 @@ class Transaction:
         self.record(entry, signer)
         return True
 
-    def record(self, entry: CanonicalEntry, signer: Signer | None = None) -> bool:
-        """Store a version that came from elsewhere (another process's registry file): its
-        refs checked as a registration's, current only when its id has no current version
-        here. Returns whether it became current."""
+    def has_current(self, entry: CanonicalEntry) -> bool:
+        """Whether the entry's id has a current version (in its session, for a clock)."""
         if entry.kind == "clock":
             head = self.run.one(sql.CLOCK_HASH, (entry.session_id, entry.id))
         else:
             head = self.run.one(sql.HEAD_HASH, (entry.peer_id, entry.kind, entry.id))
+        return head is not None
+
+    def record(
+        self, entry: CanonicalEntry, signer: Signer | None = None, *, current: bool | None = None
+    ) -> bool:
+        """Store a version that came from elsewhere (another process's registry file), its
+        refs checked as a registration's; it becomes current when `current` says so (None:
+        only when its id has no current version here). Returns whether it became current."""
+        if current is None:
+            current = not self.has_current(entry)
+        self.flush()
         row, upsert, change = self._prepare(entry, signer)
         self.run.execute(sql.INSERT_ENTRY, row)
-        if head is None:
+        if current:
             self.run.execute(upsert, change)
-        return head is None
+        return current
 
     def _next_sequence(self, entry: CanonicalEntry) -> int:
         """The number the id's next change of current version gets (a signed change names
@@ -427,10 +436,17 @@ class Transaction:
         self.run.execute(sql.INSERT_SESSION, (session_id, peer_id, app_id, started_at, signature))
 
     def add_log(
-        self, session_id: str, peer_id: str, plan: LogPlan, signer: Signer | None = None
+        self,
+        session_id: str,
+        peer_id: str,
+        plan: LogPlan,
+        signer: Signer | None = None,
+        *,
+        manifest_written: bool = False,
     ) -> Path:
         """Record a log (its manifest signed by `signer` when the peer has a key) and write
-        its manifest; returns the log directory."""
+        its manifest; returns the log directory. With `manifest_written` (a log another
+        process wrote, being imported), the manifest is already there and is not touched."""
         self.flush()
         owner = f"{plan.kind} log {plan.resource_id!r}"
         for use in plan.uses:
@@ -455,6 +471,8 @@ class Transaction:
             self.run.execute(
                 sql.INSERT_LOG_REF, (row[0], use.role, use.ref.peer_id, use.ref.id, use.ref.hash)
             )
+        if manifest_written:
+            return self.store.root.joinpath(*log_parts(session_id, peer_id, plan.resource_id))
         if self.journal is None:
             from .journal import Journal
 
