@@ -126,6 +126,11 @@ def _state(top: Directory, root: Path, target: Target) -> bytes | None:
         raise StoreError(
             f"{target.path(root)}: cannot read the registry file: {error.strerror or error}"
         ) from error
+    except ValueError as error:  # a NUL in the peer or entry id
+        raise StoreError(
+            f"{target.path(root)!r}: an id with a NUL character cannot name a registry file "
+            "(the Rust SDK's layout); choose another id, or turn the registry mirror off"
+        ) from error
 
 
 def check_targets(root: Path, entries: Iterable[CanonicalEntry]) -> list[Target]:
