@@ -25,6 +25,7 @@ from ._domain.ids import lookup_text, validate_peer_id
 from ._domain.refs import RegistryRef, as_registry_ref
 from ._domain.sessions import SessionInfo
 from ._store.engines import DURABILITY, Durability
+from ._store.mirror import mirror_default
 from ._store.store import Store, shared_store
 from ._store.transaction import Signer, Transaction
 from .errors import ArgumentTypeError, ConfigurationError, NotFoundError
@@ -47,6 +48,7 @@ class Peer:
         "_app_id",
         "_bound",
         "_durability",
+        "_mirror",
         "_peer_id",
         "_read_only",
         "_seed_path",
@@ -67,6 +69,7 @@ class Peer:
         self._read_only = False
         self._bound: Store | None = None
         self._durability: Durability = "full"
+        self._mirror: bool | None = None
         self._signer: Signer | None = None
         self._seed_path: str | None = None
 
@@ -186,6 +189,22 @@ class Peer:
             f"durability must be one of {', '.join(DURABILITY)}, got {describe(durability)}"
         )
 
+    def with_registry_mirror(self, enabled: bool) -> Peer:
+        """Whether this peer's registrations also write the Rust SDK's registry files
+        (`registries/<kind>s/<peer>/<id>/<hash>.json` under the storage root) and read this
+        peer's entries that Rust daemons wrote there when the database lacks them. Default: on
+        for the root's own database, off for a store opened by URL; the environment variable
+        AUKI_SESSION_REGISTRY_MIRROR (`0` or `1`) changes the default. Returns this peer."""
+        self._mirror = _flag(enabled, "enabled")
+        return self
+
+    @property
+    def registry_mirror(self) -> bool:
+        """Whether this peer mirrors its registrations to the Rust SDK's registry files."""
+        if self._mirror is not None:
+            return self._mirror
+        return mirror_default(self._storage_url)
+
     def close(self) -> None:
         """Close the store this peer uses (shared with every Peer on the same root); the
         next call opens it again."""
@@ -210,14 +229,14 @@ class Peer:
         open_transaction = store.transaction_of(self)
         if open_transaction is not None:
             return open_transaction.savepoint()
-        return Transaction(store, self, self._durability)
+        return Transaction(store, self, self._durability, mirror=self.registry_mirror)
 
     def _put(self, entry: CanonicalEntry) -> RegistryRef:
         store = self._store()
         open_transaction = store.transaction_of(self)
         if open_transaction is not None:
             return open_transaction.stage_entry(entry, self._signer)
-        with Transaction(store, self, self._durability) as transaction:
+        with Transaction(store, self, self._durability, mirror=self.registry_mirror) as transaction:
             return transaction.put_entry(entry, self._signer)
 
     def register_frame(self, frame_id: str, frame: object) -> RegistryRef:

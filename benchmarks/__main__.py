@@ -8,7 +8,16 @@ import time
 
 from ._harness import Result, machine, print_results
 
-BENCHES = ("register", "transaction", "cold_start", "scale", "canonical", "logs", "fleet")
+BENCHES = (
+    "register",
+    "transaction",
+    "cold_start",
+    "scale",
+    "canonical",
+    "logs",
+    "fleet",
+    "mirror",
+)
 
 
 def main() -> None:

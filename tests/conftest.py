@@ -22,7 +22,16 @@ from sqlalchemy.pool import NullPool
 from auki_session import FrameDef, HeadSpec, Peer, RegistryRef, SensorLogSpec
 from auki_session._store.store import close_all
 
-TABLES = ("peers", "entries", "heads", "sessions", "clocks", "logs", "log_refs")
+TABLES = (
+    "peers",
+    "entries",
+    "heads",
+    "sessions",
+    "clocks",
+    "logs",
+    "log_refs",
+    "mirror_pending",
+)
 
 
 def end_process() -> None:

@@ -124,7 +124,7 @@ def test_demo_registers_the_robot_and_prints_what_the_store_holds(
     for text in (
         f"Registered the demo robot {demo_peer_id(tmp_path / 'robot')}",
         "every record signed by its key",
-        "0005_fleet_authority (current)",
+        "0006_registry_mirror (current)",
         "base_link",
         "head_left_optical",
         "camera rgb, 1280x720 RGB8, 30 Hz, in head_left_optical",
@@ -182,7 +182,7 @@ def test_summary_counts_peers_kinds_sessions_and_logs(
     assert [peer["peer_id"] for peer in value["peers"]] == ["galbot", "spot"]
     human = cli(capsys, "--root", api.root, "summary")
     assert human.code == 0
-    assert "0005_fleet_authority (current)" in human.out
+    assert "0006_registry_mirror (current)" in human.out
     assert "galbot-ctrl, galbot-vision" in human.out
 
 

@@ -217,9 +217,10 @@ def test_verify_finds_an_entry_whose_json_no_longer_matches_its_hash(
     )
     human, value = verify(capsys, api.root)
     assert human.code == 1
-    assert human.err == "auki-session: error: verify found 1 problem\n"
+    # The registry mirror's file still holds the registered bytes: it differs too.
+    assert human.err == "auki-session: error: verify found 2 problems\n"
     assert "[hash] frame galbot/base_link@" in human.out
-    assert checks(value) == {"hash"}
+    assert checks(value) == {"hash", "mirror"}
 
 
 def test_verify_finds_json_that_is_not_canonical(
@@ -236,7 +237,7 @@ def test_verify_finds_json_that_is_not_canonical(
     )
     human, value = verify(capsys, api.root)
     assert human.code == 1
-    assert checks(value) == {"canonical"}
+    assert checks(value) == {"canonical", "mirror"}  # its mirror file is the canonical one
     assert "not in canonical form" in human.out
 
 

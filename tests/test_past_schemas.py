@@ -74,7 +74,7 @@ def _revision_of(db: Path, *, immutable: bool = True) -> list[tuple[str, ...]]:
 
 def test_there_is_a_fixture_for_every_revision() -> None:
     assert list(REVISIONS) == ALL_REVISIONS
-    assert HEAD == "0005_fleet_authority"
+    assert HEAD == "0006_registry_mirror"
     for revision, name in REVISIONS.items():
         db = FIXTURES / name
         assert db.is_file(), f"{name} is missing: run python tests/fixtures/make_schemas.py"

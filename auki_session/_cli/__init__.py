@@ -39,6 +39,8 @@ def _run(args: argparse.Namespace) -> Result:
         return commands.push(
             Path(args.source), args.target, args.allow_unsigned, args.rebind, args.by, args.full
         )
+    if command == "import":
+        return commands.import_rust(Path(args.import_root or args.root or "."))
     if command == "db" and args.action == "check":
         return commands.db_check(root, url)
     if command == "db" and args.action == "upgrade":

@@ -17,6 +17,7 @@ from .._domain.layout import DB_FILENAME
 from .._store import migrate
 from .._store.export import export as export_store
 from .._store.reader import Reader
+from .._store.rust_import import import_root
 from .._store.store import open_store, read_snapshot
 from .._store.verify import DiskScan, Problem, VerifyReport
 from .._store.verify import verify as verify_store
@@ -36,6 +37,7 @@ __all__ = [
     "entries",
     "export",
     "history",
+    "import_rust",
     "peers",
     "push",
     "read",
@@ -371,6 +373,40 @@ def export(reader: Reader, dest: Path) -> Result:
         f"  {report.written} files written, {report.unchanged} already there and identical",
     ]
     return Result(render.record_json(report), lines)
+
+
+def import_rust(root: Path) -> Result:
+    """Import the Rust SDK daemons' files of a root into its store (see rust_import.py)."""
+    store = open_store(root)
+    try:
+        report = import_root(store)
+    finally:
+        store.close()
+    value = {
+        "root": str(root),
+        "files": report.files,
+        "imported": report.imported,
+        "already_there": report.already,
+        "made_current": report.current,
+        "sessions": report.sessions,
+        "logs": report.logs,
+        "logs_already_there": report.logs_already,
+        "refused": [{"file": path, "reason": reason} for path, reason in report.refused],
+    }
+    lines = [
+        f"{report.files} registry files: {report.imported} entry versions imported "
+        f"({report.current} made current), {report.already} already in the store",
+        f"{report.sessions} sessions and {report.logs} logs imported "
+        f"({report.logs_already} logs already in the store)",
+    ]
+    if not report.refused:
+        return Result(value, lines)
+    lines.append(f"{len(report.refused)} refused:")
+    lines += [f"  {path}: {reason}" for path, reason in report.refused]
+    plural = "" if len(report.refused) == 1 else "s"
+    return Result(
+        value, lines, code=EXIT_FOUND, error=f"import refused {len(report.refused)} file{plural}"
+    )
 
 
 def db_current(reader: Reader) -> Result:

@@ -98,6 +98,17 @@ def parser() -> argparse.ArgumentParser:
     )
     sub = command("export", "write the Rust SDK's file layout (registries/ and manifests)")
     sub.add_argument("dest", metavar="DEST", help="the directory to write into")
+    sub = command(
+        "import",
+        "bring what Rust SDK daemons wrote in a root (registry files, the sessions and logs "
+        "their files name) into the root's store; idempotent; exit 1 when a file is refused",
+    )
+    sub.add_argument(
+        "import_root",
+        nargs="?",
+        metavar="ROOT",
+        help="the storage root (default: --root, else the current directory)",
+    )
     db = command("db", "the database schema: current, upgrade, check")
     actions = db.add_subparsers(
         dest="action", required=True, metavar="ACTION", parser_class=_Parser

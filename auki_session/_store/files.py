@@ -24,6 +24,7 @@ from ..errors import StoreError
 __all__ = ["Directory", "make_root", "sync_file"]
 
 _DIRECTORY = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+_READ = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 _NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
@@ -169,6 +170,42 @@ class Directory:
         make the rename durable."""
         os.replace(source, target, src_dir_fd=self.fd, dst_dir_fd=self.fd)
         self.sync()
+
+    def rename(self, source: str, target: str) -> None:
+        """Rename `source` over `target` here, not yet durable: call `sync` after a batch."""
+        os.replace(source, target, src_dir_fd=self.fd, dst_dir_fd=self.fd)
+
+    def read_small(self, name: str, limit: int) -> bytes | None:
+        """The bytes of the regular file `name` (never through a link), or None when missing;
+        a link, a directory, a FIFO or a file over `limit` bytes is refused with StoreError."""
+        where = self.path / name
+        try:
+            fd = os.open(name, _READ, dir_fd=self.fd)
+        except FileNotFoundError:
+            return None
+        except OSError as error:
+            if error.errno in (errno.ELOOP, errno.EISDIR, errno.ENXIO):
+                raise StoreError(
+                    f"{where}: is a symbolic link or not a regular file; the store never "
+                    "reads or writes through one"
+                ) from error
+            raise
+        try:
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode):
+                raise StoreError(f"{where}: is not a regular file")
+            if info.st_size > limit:
+                raise StoreError(f"{where}: is {info.st_size} bytes, over the {limit} byte limit")
+            chunks: list[bytes] = []
+            size = 0
+            while chunk := os.read(fd, limit + 1 - size):
+                chunks.append(chunk)
+                size += len(chunk)
+                if size > limit:
+                    raise StoreError(f"{where}: is over the {limit} byte limit")
+            return b"".join(chunks)
+        finally:
+            os.close(fd)
 
     def remove_file(self, name: str) -> bool:
         """Remove `name` if it is a regular file (never a directory or what a link names);

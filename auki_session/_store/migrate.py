@@ -33,6 +33,7 @@ REVISIONS = (
     "0003_without_rowid",
     "0004_signatures",
     "0005_fleet_authority",
+    "0006_registry_mirror",
 )
 HEAD = REVISIONS[-1]
 BEFORE_SIGNATURES = REVISIONS[: REVISIONS.index("0004_signatures")]

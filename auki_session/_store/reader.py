@@ -273,6 +273,11 @@ class Reader:
         """Every log whose manifest references this entry version (any role)."""
         return [self._log(row) for row in self.run.all(sql.LOGS_USING, (entry_hash,))]
 
+    def mirror_pending(self, key: str) -> set[str]:
+        """Hashes of versions whose registry files a crash may have left unwritten in the root
+        named by `key` (see mirror.py)."""
+        return {row[0] for row in self.run.all(sql.MIRROR_PENDING_HASHES, (key,))}
+
     def has_log(self, session_id: str, resource_id: str) -> bool:
         """Whether a session holds a log with this resource id (committed, or in this
         connection's transaction)."""

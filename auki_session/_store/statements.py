@@ -38,7 +38,17 @@ from sqlalchemy.sql.elements import (
     SavepointClause,
 )
 
-from .tables import clocks, entries, fleet_bindings, heads, log_refs, logs, peers, sessions
+from .tables import (
+    clocks,
+    entries,
+    fleet_bindings,
+    heads,
+    log_refs,
+    logs,
+    mirror_pending,
+    peers,
+    sessions,
+)
 
 __all__ = [
     "CHANGES",
@@ -46,6 +56,7 @@ __all__ = [
     "CLOCK_SEQUENCE",
     "CURRENT",
     "CURRENT_HASHES",
+    "DELETE_MIRROR_PENDING",
     "ENTRY",
     "ENTRY_PREFIX",
     "EVERY_ENTRY",
@@ -55,12 +66,15 @@ __all__ = [
     "INSERT_ENTRY",
     "INSERT_LOG",
     "INSERT_LOG_REF",
+    "INSERT_MIRROR_PENDING",
     "INSERT_PEER",
     "INSERT_SESSION",
     "INTEGRITY_CHECK",
     "KIND_COUNTS",
     "LOGS_USING",
     "LOG_EXISTS",
+    "MIRROR_PENDING",
+    "MIRROR_PENDING_HASHES",
     "MISFILED_CLOCKS",
     "MISFILED_CLOCK_VERSIONS",
     "MISFILED_HEADS",
@@ -276,6 +290,19 @@ INSERT_LOG_REF = Statement(
     ("log_id", "role", "peer_id", "entry_id", "hash"),
     lambda _: log_refs.insert().values(_binds("log_id", "role", "peer_id", "entry_id", "hash")),
 )
+_MIRROR_ROW = ("root", "hash")
+INSERT_MIRROR_PENDING = Statement(
+    "insert_mirror_pending",
+    _MIRROR_ROW,
+    lambda dialect: (
+        insert_for(dialect, mirror_pending).values(_binds(*_MIRROR_ROW)).on_conflict_do_nothing()
+    ),
+)
+DELETE_MIRROR_PENDING = Statement(
+    "delete_mirror_pending",
+    _MIRROR_ROW,
+    lambda _: mirror_pending.delete().where(*_equal(mirror_pending, _MIRROR_ROW)),
+)
 _SAVEPOINT_NAME = "auki_session_nested"
 SAVEPOINT = Statement(
     "savepoint",
@@ -341,6 +368,24 @@ CLOCK_HASH = Statement(
     "clock_hash",
     ("session_id", "clock_id"),
     lambda _: select(clocks.c.hash).where(*_equal(clocks, ("session_id", "clock_id"))),
+)
+
+
+MIRROR_PENDING = Statement(
+    "mirror_pending",
+    ("root",),
+    lambda _: (
+        select(entries.c.kind, entries.c.peer_id, entries.c.entry_id, entries.c.hash)
+        .add_columns(entries.c.canonical_json)
+        .join(mirror_pending, mirror_pending.c.hash == entries.c.hash)
+        .where(mirror_pending.c.root == bindparam("root"))
+    ),
+)
+"""The versions whose registry files a crash may have left unwritten in a root."""
+MIRROR_PENDING_HASHES = Statement(
+    "mirror_pending_hashes",
+    ("root",),
+    lambda _: select(mirror_pending.c.hash).where(mirror_pending.c.root == bindparam("root")),
 )
 
 

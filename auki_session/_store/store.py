@@ -23,8 +23,10 @@ from sqlalchemy.exc import DBAPIError
 from .._domain.layout import DB_FILENAME, JOURNAL_DIR
 from ..errors import StoreError
 from . import migrate
+from . import statements as sql
 from .engines import describe_url, for_writing, make_engine, make_server_engine
 from .files import Directory, make_root
+from .mirror import Done, repair, root_key
 from .reader import Location, Reader
 from .transaction import Learnt
 
@@ -59,6 +61,8 @@ class Store:
         self.readonly = readonly
         self.engine = engine
         self.learnt = Learnt()
+        self.mirror_done = Done()
+        """Registry files made durable whose pending rows the next write transaction deletes."""
         self.closed = False
         self.local = threading.local()
         """`transaction`: the Transaction this thread has open on the store, if any."""
@@ -152,11 +156,31 @@ class Store:
 
     def close(self) -> None:
         """Close every connection; the store cannot be used again (open it anew)."""
+        self._settle_mirror()
         self.closed = True
         for idle in self._idle.values():
             for connection in _drain(idle):
                 connection.close()
         self.engine.dispose()
+
+    def _settle_mirror(self) -> None:
+        """Delete the pending rows of registry files made durable since the last write
+        transaction (else the next open checks those files again, which is all they cost)."""
+        done = self.mirror_done.take()
+        if not done or self.closed or self.readonly:
+            return
+        from .runner import Runner
+
+        key = root_key(self.root, self.url)
+        try:
+            with for_writing(self.engine.connect()) as connection, connection.begin():
+                run = Runner(connection)
+                try:
+                    run.many(sql.DELETE_MIRROR_PENDING, [(key, entry_hash) for entry_hash in done])
+                finally:
+                    run.close()
+        except DBAPIError:
+            return  # the next open checks the files and deletes the rows
 
     def forget_connections(self) -> None:
         """Drop pooled connections without closing them (in a forked child, they are the
@@ -204,6 +228,7 @@ def open_store(
                 with Directory.open(root) as directory:
                     directory.sync()  # the database file's name is durable in the root
             _recover(root, engine)
+            _repair_mirror(root, url, engine)
     except DBAPIError as error:
         engine.dispose()
         raise database_error(where, "cannot open the store", error) from error
@@ -270,6 +295,29 @@ def _recover(root: Path, engine: Engine) -> None:
     with for_writing(engine.connect()) as connection, connection.begin():
         exclusive = connection.dialect.name == "sqlite"  # holding the write lock
         recover(root, Reader(_location(root, None), connection).has_log, exclusive=exclusive)
+
+
+def _repair_mirror(root: Path, url: str | None, engine: Engine) -> None:
+    """Write the registry files a crash left pending in this root (see mirror.py): one query
+    when there are none."""
+    from .runner import Runner
+
+    key = root_key(root, url)
+    with engine.connect() as connection:
+        run = Runner(connection)
+        try:
+            pending = run.all(sql.MIRROR_PENDING_HASHES, (key,))
+        finally:
+            run.close()
+            connection.rollback()
+    if not pending:
+        return
+    with for_writing(engine.connect()) as connection, connection.begin():
+        run = Runner(connection)
+        try:
+            repair(root, run, key)
+        finally:
+            run.close()
 
 
 def read_snapshot(root: Path, read: Callable[[Reader], _T], *, url: str | None = None) -> _T:

@@ -30,6 +30,7 @@ __all__ = [
     "log_refs",
     "logs",
     "metadata",
+    "mirror_pending",
     "peers",
     "sessions",
     "store_identity",
@@ -208,3 +209,16 @@ changed. Sessions, entries and logs are appended in row order in a store: `*_upt
 row pushed (`*_mark` its session id, hash or session/resource, to notice a store that was
 replaced or rewound). A store's heads and clocks only ever gain changes, each raising a
 sequence number by one: their count and the sum of their sequences change with every change."""
+
+mirror_pending = Table(
+    "mirror_pending",
+    metadata,
+    Column("root", Text, nullable=False),
+    Column("hash", Text, ForeignKey("entries.hash"), nullable=False),
+    PrimaryKeyConstraint("root", "hash"),
+    sqlite_with_rowid=False,
+)
+"""Versions committed whose registry file (the Rust SDK's layout) may not be written yet: the
+commit adds the row, a later transaction of the same store deletes it once the file is durable,
+and the next open writes the file of any row left by a crash. `root` is '' for the root's own
+SQLite file, else the absolute storage root of a store opened by URL."""

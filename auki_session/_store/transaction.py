@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.exc import DBAPIError
 
 from .._domain.entries import CanonicalEntry, EntryKind
-from .._domain.layout import DB_FILENAME, directory_keys
+from .._domain.layout import DB_FILENAME, directory_keys, log_parts
 from .._domain.logs import LogPlan
 from .._domain.refs import RegistryRef
 from .._domain.signed import current_record, session_record
@@ -26,6 +26,7 @@ from ..errors import DuplicateLogError, StoreError, UnresolvedRefError
 from . import statements as sql
 from .engines import Durability, for_writing
 from .files import sync_file
+from .mirror import Target, check_targets, read_theirs, root_key, write_targets
 from .runner import Runner
 
 if TYPE_CHECKING:
@@ -93,6 +94,8 @@ class Transaction:
     __slots__ = (
         "_begun",
         "_directories",
+        "_done",
+        "_mirrored",
         "_staged",
         "connection",
         "durability",
@@ -100,14 +103,22 @@ class Transaction:
         "failed",
         "journal",
         "members",
+        "mirror",
         "peers_added",
         "refs_found",
         "run",
         "store",
     )
 
-    def __init__(self, store: Store, owner: object, durability: Durability) -> None:
+    def __init__(
+        self, store: Store, owner: object, durability: Durability, *, mirror: bool = False
+    ) -> None:
         self.store = store
+        self.mirror = mirror
+        """Whether this transaction writes the registry files of its versions (see mirror.py)
+        and reads this peer's versions from them when the database lacks one."""
+        self._mirrored: list[CanonicalEntry] = []
+        self._done: list[str] = []
         self.members = [owner]
         """The peers (API objects) whose registrations belong to this transaction."""
         self.durability = durability
@@ -154,6 +165,7 @@ class Transaction:
         store, journal = self.store, self.journal or _NO_FILES
         raised = error
         committed = False
+        targets: list[Target] = []
         try:
             try:
                 if error is None:
@@ -163,6 +175,7 @@ class Transaction:
                             f"({self.failed})"
                         ) from self.failed
                     self.flush()
+                    targets = self._mirror_before_commit()
             except BaseException as failure:
                 error = failure
             try:
@@ -174,6 +187,7 @@ class Transaction:
                     except StoreError as failure:
                         journal.abandon()  # the next open replays it
                         error = failure
+                    store.mirror_done.add(self._done)  # their rows were not deleted
                     self._begun.rollback()
             finally:
                 store.local.transaction = None
@@ -191,11 +205,12 @@ class Transaction:
                 # keys do): undo the files while the lock is still held, then discard the
                 # connection, which ends the transaction, instead of pooling it mid-transaction.
                 journal.discard()
+                store.mirror_done.add(self._done)
                 self.connection.invalidate()
                 raise store.error("commit failed", failure) from failure
             committed = True
             store.learnt.merge(self.peers_added, self.refs_found)
-            if journal.records and self.durability != "full" and store.url is None:
+            if (journal.records or targets) and self.durability != "full" and store.url is None:
                 # The manifests are durable, so the rows naming them must be too before the
                 # journal goes: at synchronous=NORMAL the commit is not yet.
                 wal = store.location.path.with_name(DB_FILENAME + "-wal")
@@ -207,9 +222,33 @@ class Transaction:
                         f"{wal}: committed, but the commit cannot be made durable: "
                         f"{failure.strerror or failure}"
                     ) from failure
+            if targets:
+                try:
+                    write_targets(store.root, targets)
+                except StoreError as failure:
+                    raise StoreError(
+                        f"committed, but {failure}; the next open of the store writes it"
+                    ) from failure
+                store.mirror_done.add(target.hash for target in targets)
         finally:
             journal.finish()
             store.release(self.engine, self.connection, writing=True, clean=committed)
+
+    def _mirror_before_commit(self) -> list[Target]:
+        """Delete the pending rows of files made durable since (by any transaction of this
+        store), check this transaction's registry files, and record those still to write (see
+        mirror.py); a file already there with other bytes refuses the transaction."""
+        store = self.store
+        key = root_key(store.root, store.url)
+        self._done = done = store.mirror_done.take()
+        if done:
+            self.run.many(sql.DELETE_MIRROR_PENDING, [(key, entry_hash) for entry_hash in done])
+        if not self._mirrored:
+            return []
+        targets = check_targets(store.root, self._mirrored)
+        if targets:
+            self.run.many(sql.INSERT_MIRROR_PENDING, [(key, target.hash) for target in targets])
+        return targets
 
     # --- what a registration does -------------------------------------------------------------
 
@@ -227,13 +266,17 @@ class Transaction:
         kind: EntryKind,
         ref: RegistryRef,
         session_id: str | None = None,
+        signer: Signer | None = None,
     ) -> None:
         """Refuse a ref to this peer's own entry that does not name a registered version; with
-        `session_id`, a clock must be one of that session's clocks."""
+        `session_id`, a clock must be one of that session's clocks. With the mirror, a version
+        the database lacks is read from the root's registry files and recorded, if valid."""
         self.flush()
         if kind == "clock" and session_id is not None:
             key = (ref.hash, kind, ref.peer_id, ref.id, session_id)
-            if self.run.one(sql.SESSION_ENTRY, key) is None:
+            if self.run.one(sql.SESSION_ENTRY, key) is None and not self._theirs(
+                kind, ref, session_id, signer
+            ):
                 raise UnresolvedRefError(
                     f"{owner}: {role} {ref!r} is not a clock of session {session_id!r} "
                     "(use the session's monotonic_clock, utc_clock or a clock registered "
@@ -243,12 +286,51 @@ class Transaction:
         version = (ref.hash, kind, ref.peer_id, ref.id)
         if version in self.store.learnt.refs or version in self.refs_found:
             return
-        if self.run.one(sql.REGISTERED, version) is None:
+        if self.run.one(sql.REGISTERED, version) is None and not self._theirs(
+            kind, ref, None, signer
+        ):
             raise UnresolvedRefError(
                 f"{owner}: {role} {ref!r} does not match any registered {kind} of peer "
                 f"{ref.peer_id!r} (register the {kind} first, and use the ref it returned)"
             )
         self.refs_found.add(version)
+
+    def _theirs(
+        self, kind: EntryKind, ref: RegistryRef, session_id: str | None, signer: Signer | None
+    ) -> bool:
+        """Record this peer's version that another process (a Rust SDK daemon) wrote as a
+        registry file in the root, if there is one and it is valid (an invalid one raises,
+        naming it). It becomes the current version only of an id that has none here."""
+        if not self.mirror:
+            return False
+        entry = read_theirs(self.store.root, kind, ref.peer_id, ref.id, ref.hash, session_id)
+        if entry is None:
+            return False
+        self.record(entry, signer)
+        return True
+
+    def has_current(self, entry: CanonicalEntry) -> bool:
+        """Whether the entry's id has a current version (in its session, for a clock)."""
+        if entry.kind == "clock":
+            head = self.run.one(sql.CLOCK_HASH, (entry.session_id, entry.id))
+        else:
+            head = self.run.one(sql.HEAD_HASH, (entry.peer_id, entry.kind, entry.id))
+        return head is not None
+
+    def record(
+        self, entry: CanonicalEntry, signer: Signer | None = None, *, current: bool | None = None
+    ) -> bool:
+        """Store a version that came from elsewhere (another process's registry file), its
+        refs checked as a registration's; it becomes current when `current` says so (None:
+        only when its id has no current version here). Returns whether it became current."""
+        if current is None:
+            current = not self.has_current(entry)
+        self.flush()
+        row, upsert, change = self._prepare(entry, signer)
+        self.run.execute(sql.INSERT_ENTRY, row)
+        if current:
+            self.run.execute(upsert, change)
+        return current
 
     def _next_sequence(self, entry: CanonicalEntry) -> int:
         """The number the id's next change of current version gets (a signed change names
@@ -266,7 +348,7 @@ class Transaction:
         signed by `signer` when the peer has a key (an unsigned change's sequence number is
         counted by the head's upsert)."""
         for kind, ref in entry.depends_on:
-            self.require(f"{entry.kind} {entry.id!r}", kind, kind, ref)
+            self.require(f"{entry.kind} {entry.id!r}", kind, kind, ref, signer=signer)
         self.ensure_peer(entry.peer_id)
         now = utc_now()
         signature = None
@@ -303,6 +385,8 @@ class Transaction:
         row, upsert, head = self._prepare(entry, signer)
         self.run.execute(sql.INSERT_ENTRY, row)
         self.run.execute(upsert, head)
+        if self.mirror:
+            self._mirrored.append(entry)
         return entry.ref
 
     def stage_entry(self, entry: CanonicalEntry, signer: Signer | None = None) -> RegistryRef:
@@ -313,6 +397,8 @@ class Transaction:
         fails, that later statement raises and the transaction refuses to commit."""
         prepared = self._prepare(entry, signer)  # may flush, which replaces the staged list
         self._staged.append(prepared)
+        if self.mirror:
+            self._mirrored.append(entry)
         return entry.ref
 
     def flush(self) -> None:
@@ -350,15 +436,22 @@ class Transaction:
         self.run.execute(sql.INSERT_SESSION, (session_id, peer_id, app_id, started_at, signature))
 
     def add_log(
-        self, session_id: str, peer_id: str, plan: LogPlan, signer: Signer | None = None
+        self,
+        session_id: str,
+        peer_id: str,
+        plan: LogPlan,
+        signer: Signer | None = None,
+        *,
+        manifest_written: bool = False,
     ) -> Path:
         """Record a log (its manifest signed by `signer` when the peer has a key) and write
-        its manifest; returns the log directory."""
+        its manifest; returns the log directory. With `manifest_written` (a log another
+        process wrote, being imported), the manifest is already there and is not touched."""
         self.flush()
         owner = f"{plan.kind} log {plan.resource_id!r}"
         for use in plan.uses:
             if use.ref.peer_id == peer_id:
-                self.require(owner, use.role, use.kind, use.ref, session_id)
+                self.require(owner, use.role, use.kind, use.ref, session_id, signer)
         row = self.run.one(
             sql.INSERT_LOG,
             (
@@ -378,6 +471,8 @@ class Transaction:
             self.run.execute(
                 sql.INSERT_LOG_REF, (row[0], use.role, use.ref.peer_id, use.ref.id, use.ref.hash)
             )
+        if manifest_written:
+            return self.store.root.joinpath(*log_parts(session_id, peer_id, plan.resource_id))
         if self.journal is None:
             from .journal import Journal
 
@@ -440,16 +535,18 @@ class _Savepoint:
     """The context manager of Transaction.savepoint (a class: a generator costs a registration
     inside a transaction 2 us)."""
 
-    __slots__ = ("mark", "transaction")
+    __slots__ = ("mark", "mirrored", "transaction")
 
     def __init__(self, transaction: Transaction) -> None:
         self.transaction = transaction
         self.mark = 0
+        self.mirrored = 0
 
     def __enter__(self) -> Transaction:
         transaction = self.transaction
         transaction.flush()  # staged rows belong to the enclosing transaction, not this one
         self.mark = transaction.journal.mark() if transaction.journal is not None else 0
+        self.mirrored = len(transaction._mirrored)
         transaction.run.execute(sql.SAVEPOINT)
         return transaction
 
@@ -462,6 +559,7 @@ class _Savepoint:
         transaction = self.transaction
         if kind is not None:
             transaction._staged = []  # staged since __enter__ flushed: this savepoint's own
+            del transaction._mirrored[self.mirrored :]
             transaction.run.execute(sql.ROLLBACK_TO)
             transaction.run.execute(sql.RELEASE)
             try:

@@ -17,6 +17,7 @@ from .._domain.layout import JOURNAL_DIR, MANIFEST
 from .._domain.logs import LogInfo
 from .._domain.signed import current_record, session_record
 from .journal import pending_logs
+from .mirror_check import MirrorFindings, MirrorVersions, lacking_files
 from .reader import Reader
 
 __all__ = ["DiskScan", "Problem", "VerifyReport", "scan_disk", "verify"]
@@ -247,9 +248,13 @@ def verify(reader: Reader, disk: DiskScan | None, *, require_signed: bool = Fals
     problems: list[Problem] = []
     signatures = _Signatures(require_signed)
     count = 0
+    mirror = MirrorFindings()
+    versions = MirrorVersions(reader, mirror) if disk is not None else None
     for entry in reader.every_entry():
         count += 1
         problems += entry_problems(entry)
+        if versions is not None:
+            versions.check(entry)
         subject = f"{entry.kind} {entry.peer_id}/{entry.id}@{entry.hash}"
         signatures.check(
             entry.peer_id,
@@ -272,6 +277,10 @@ def verify(reader: Reader, disk: DiskScan | None, *, require_signed: bool = Fals
             key = (session_id, peer_id, resource_id)
             if key not in known and key not in disk.pending and path.exists():
                 problems.append(Problem("orphan", str(path), "manifest on disk has no log row"))
+    if versions is not None:
+        versions.finish(count)
+        lacking_files(reader, mirror)
+        problems += [Problem("mirror", subject, text) for subject, text in mirror.problems]
     problems += [Problem("head", "current versions", text) for text in reader.misfiled_heads()]
     problems += [
         Problem("integrity", "integrity_check", text) for text in reader.integrity_problems()
@@ -279,7 +288,7 @@ def verify(reader: Reader, disk: DiskScan | None, *, require_signed: bool = Fals
     problems += [
         Problem("foreign_key", "foreign_key_check", text) for text in reader.foreign_key_problems()
     ]
-    warnings = []
+    warnings = list(mirror.warnings)
     if disk is None and (unbound := reader.unbound_peers()):
         warnings.append(
             f"{len(unbound)} peer(s) with no fleet binding (pushed before bindings existed; "
