@@ -15,6 +15,7 @@ import pytest
 from auki_session import (
     FrameDef,
     HeadSpec,
+    InvalidIdError,
     Peer,
     SensorLogSpec,
     StoreError,
@@ -406,3 +407,23 @@ def test_import_brings_a_rust_root_into_the_store(
     peer.register_frame("cam/optical", FrameDef.custom("right", "right", "down", "forward"))
     assert peer.current("frame", "cam/optical").hash == old
     assert main(["--root", str(root), "verify"]) == 0
+
+
+@pytest.mark.parametrize(
+    ("peer_id", "entry_id"), [("p" * 256, "f"), ("robot", "a/" * 100 + "b" * 60)]
+)
+def test_an_id_too_long_for_a_registry_file_name_is_refused_and_changes_nothing(
+    tmp_path: Path, peer_id: str, entry_id: str
+) -> None:
+    root = tmp_path / "store"
+    Peer("robot", "app").with_storage_root(root).register_frame("base", FrameDef.ros_body())
+    before = snapshot(root)
+    peer = Peer(peer_id, "app").with_storage_root(root)
+    with pytest.raises(InvalidIdError, match="cannot name a registry directory"):
+        peer.register_frame(entry_id, FrameDef.ros_body())
+    with pytest.raises(InvalidIdError), peer.transaction():
+        peer.register_frame(entry_id, FrameDef.ros_body())
+    assert snapshot(root) == before
+    # With the mirror off, the same registration is an ordinary one.
+    quiet = peer.with_registry_mirror(False)
+    assert quiet.register_frame(entry_id, FrameDef.ros_body()).id == entry_id

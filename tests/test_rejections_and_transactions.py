@@ -173,7 +173,11 @@ def test_a_rolled_back_transaction_leaves_no_journal_directory(peer: Peer, root:
             SensorLogSpec(camera, session.monotonic_clock, HeadSpec.fixed(), SECOND, 0)
         )
         raise RuntimeError("abort")
-    assert sorted(p.name for p in root.iterdir() if not p.name.startswith("auki_session.db")) == []
+    left = sorted(p.name for p in root.iterdir() if not p.name.startswith("auki_session.db"))
+    # The committed frame and camera have their registry files; the rolled-back session
+    # left nothing: no session directory, no journal, no clock file.
+    assert left == (["registries"] if peer.registry_mirror else [])
+    assert not (root / "registries" / "clocks").exists()
 
 
 def test_a_ref_found_in_a_rolled_back_transaction_is_checked_again(

@@ -22,6 +22,7 @@ __all__ = [
     "JOURNAL_DIR",
     "MANIFEST",
     "check_peer_path",
+    "check_registry_names",
     "check_resource_path",
     "directory_keys",
     "log_parts",
@@ -50,6 +51,20 @@ def check_resource_path(resource_id: str) -> None:
             raise InvalidIdError(
                 f"resource id {resource_id!r} cannot be a directory name: each '/'-separated "
                 f"part must be at most {_NAME_MAX_BYTES} bytes and contain no NUL"
+            )
+
+
+def check_registry_names(peer_id: str, entry_id: str) -> None:
+    """Refuse a peer id or id that cannot name its registry file's directory in the Rust
+    layout (each with "/" written "__", one path segment of at most NAME_MAX bytes)."""
+    for argument, value in (("peer_id", peer_id), ("id", entry_id)):
+        name = value.replace("/", "__")
+        if "\0" in name or len(name.encode("utf-8", "surrogatepass")) > _NAME_MAX_BYTES:
+            raise InvalidIdError(
+                f"{argument} {value!r} cannot name a registry directory (registries/<kind>s/"
+                f'<peer>/<id>, "/" written "__"): it must be at most {_NAME_MAX_BYTES} '
+                "bytes so written, and contain no NUL; use a shorter one, or turn the registry "
+                "mirror off (Peer.with_registry_mirror(False))"
             )
 
 

@@ -29,6 +29,7 @@ from .hashing import content_hash
 
 __all__ = [
     "REGISTRIES",
+    "OtherSessionError",
     "RegistryFileError",
     "file_hash",
     "is_hash",
@@ -47,6 +48,11 @@ _FILE = re.compile(r"([0-9a-f]{32})\.json")
 
 class RegistryFileError(ValueError):
     """Why a registry file is not a valid entry (the store adds the file's path)."""
+
+
+class OtherSessionError(RegistryFileError):
+    """A clock's file that belongs to another session than the one asked about: no clock of
+    that session (the file itself may be sound)."""
 
 
 def is_hash(text: str) -> bool:
@@ -124,7 +130,7 @@ def valid_registry_file(
         raise RegistryFileError(f"id mismatch: expected {entry_id}, found {found_id}")
     found_session = value.get("session_id")
     if session_id is not None and found_session != session_id:
-        raise RegistryFileError(f"session mismatch: expected {session_id}, found {found_session!r}")
+        raise OtherSessionError(f"session mismatch: expected {session_id}, found {found_session!r}")
     try:
         entry = _rebuild(kind, value)
     except (AukiSessionError, ValueError, TypeError) as error:

@@ -35,6 +35,7 @@ from pathlib import Path
 from .._domain.entries import MAX_ENTRY_BYTES, CanonicalEntry, EntryKind
 from .._domain.rust_layout import (
     REGISTRIES,
+    OtherSessionError,
     RegistryFileError,
     file_hash,
     is_hash,
@@ -247,6 +248,8 @@ def read_theirs(
             entry_id=entry_id,
             session_id=session_id,
         )
+    except OtherSessionError:
+        return None  # a clock of another session: not one of this session's
     except RegistryFileError as error:
         raise StoreError(f"{target.path(root)}: invalid registry entry: {error}") from None
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.exc import DBAPIError
 
 from .._domain.entries import CanonicalEntry, EntryKind
-from .._domain.layout import DB_FILENAME, directory_keys, log_parts
+from .._domain.layout import DB_FILENAME, check_registry_names, directory_keys, log_parts
 from .._domain.logs import LogPlan
 from .._domain.refs import RegistryRef
 from .._domain.signed import current_record, session_record
@@ -381,6 +381,8 @@ class Transaction:
     def put_entry(self, entry: CanonicalEntry, signer: Signer | None = None) -> RegistryRef:
         """Store a version and make it current; re-registering the current body is a no-op
         (the version is already stored, and the head upsert changes only a different hash)."""
+        if self.mirror:
+            check_registry_names(entry.peer_id, entry.id)
         self.flush()
         row, upsert, head = self._prepare(entry, signer)
         self.run.execute(sql.INSERT_ENTRY, row)
@@ -395,6 +397,8 @@ class Transaction:
         A failed check stages nothing, so the call needs no savepoint of its own; an enclosing
         savepoint that rolls back drops what was staged inside it. If writing the staged rows
         fails, that later statement raises and the transaction refuses to commit."""
+        if self.mirror:
+            check_registry_names(entry.peer_id, entry.id)
         prepared = self._prepare(entry, signer)  # may flush, which replaces the staged list
         self._staged.append(prepared)
         if self.mirror:

@@ -249,7 +249,10 @@ def verify(reader: Reader, disk: DiskScan | None, *, require_signed: bool = Fals
     signatures = _Signatures(require_signed)
     count = 0
     mirror = MirrorFindings()
-    versions = MirrorVersions(reader, mirror) if disk is not None else None
+    # The registry mirror is checked for a root's own store; a server database writes none by
+    # default (its roots hold manifests only).
+    mirrored = disk is not None and reader.connection.dialect.name == "sqlite"
+    versions = MirrorVersions(reader, mirror) if mirrored else None
     for entry in reader.every_entry():
         count += 1
         problems += entry_problems(entry)
