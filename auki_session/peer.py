@@ -26,7 +26,7 @@ from ._domain.identity import PEER_KEY_LABEL
 from ._domain.ids import lookup_text, validate_peer_id
 from ._domain.refs import RegistryRef, as_registry_ref
 from ._domain.sessions import SessionInfo
-from ._store.engines import DURABILITY, Durability
+from ._store.engines import DURABILITY, Durability, server_url
 from ._store.store import Store, shared_store
 from ._store.transaction import Signer, Transaction
 from .errors import ArgumentTypeError, ConfigurationError, NotFoundError
@@ -171,6 +171,7 @@ class Peer:
             raise ConfigurationError(
                 f"storage url must be a SQLAlchemy URL string, got {describe(url)}"
             )
+        server_url(url)  # a URL that cannot work is refused here, before anything connects
         self._storage_url = str.__str__(url)
         self._read_only = _flag(read_only, "read_only")
         self._bound = None
