@@ -1,6 +1,7 @@
 """auki_session: the Auki SDK's session surface over a persistent SQLite registry."""
 
 from ._domain.canonical import canonical_json
+from ._domain.diff import FieldChange
 from ._domain.entries import Entry
 from ._domain.frames import FrameDef
 from ._domain.hashing import content_hash
@@ -20,6 +21,7 @@ from ._domain.specs import (
     SensorLogSpec,
     TimeTransformLogSpec,
 )
+from ._version import __version__
 from .errors import (
     ArgumentTypeError,
     AukiSessionError,
@@ -50,6 +52,7 @@ __all__ = [
     "DuplicateLogError",
     "Entry",
     "EntryTooLargeError",
+    "FieldChange",
     "FrameDef",
     "HeadSpec",
     "IdentityError",
@@ -73,6 +76,7 @@ __all__ = [
     "TimeTransformLogSpec",
     "UnresolvedRefError",
     "Wallet",
+    "__version__",
     "canonical_json",
     "content_hash",
     "peer_public_key",

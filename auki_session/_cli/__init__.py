@@ -16,8 +16,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from .._store.engines import server_url
 from .._store.verify import scan_disk
-from ..errors import AukiSessionError
+from ..errors import AukiSessionError, ConfigurationError
 from . import commands
 from .commands import EXIT_ERROR, PROG, Result
 from .demo import DEMO_ROOT, demo
@@ -28,24 +29,57 @@ __all__ = ["main"]
 EXIT_BROKEN_PIPE = 141  # as a shell reports a process killed by SIGPIPE
 
 
+def _one(flag: str, flag_value: str | None, positional: str, value: str | None) -> str | None:
+    """A value given either as an option or as a positional argument, not both differently."""
+    if flag_value is not None and value is not None and flag_value != value:
+        raise ValueError(f"{flag} {flag_value!r} and {positional} {value!r} disagree: give it once")
+    return flag_value if flag_value is not None else value
+
+
+def _check_url(flag: str, url: str | None) -> None:
+    """A database URL that cannot work is refused before anything opens."""
+    if url is None:
+        return
+    try:
+        server_url(url)
+    except ConfigurationError as error:
+        raise ConfigurationError(f"{flag}: {error}") from None
+
+
 def _run(args: argparse.Namespace) -> Result:
     """Call the command's function with the arguments it takes."""
     root = Path(args.root if args.root is not None else ".")
+    given_root = None if args.root is None else root
     url: str | None = args.url
     command: str = args.command
     if command == "demo":
-        return demo(args.demo_root or args.root or DEMO_ROOT)
+        if url is not None:
+            raise ValueError(
+                "demo writes a SQLite store under a storage root and takes no --url; "
+                f"push it afterwards: {PROG} push ROOT URL"
+            )
+        return demo(_one("--root", args.root, "ROOT", args.demo_root) or DEMO_ROOT)
     if command == "push":
+        source = _one("--root", args.root, "ROOT", args.source)
+        target = _one("--url", url, "URL", args.target)
+        if source is None or target is None:
+            missing = " and ".join(
+                name for name, value in (("ROOT", source), ("URL", target)) if value is None
+            )
+            raise ValueError(f"push needs {missing}: {PROG} push ROOT URL")
+        _check_url("URL", target)
         return commands.push(
-            Path(args.source), args.target, args.allow_unsigned, args.rebind, args.by, args.full
+            Path(source), target, args.allow_unsigned, args.rebind, args.by, args.full
         )
+    _check_url("--url", url)
     if command == "db" and args.action == "check":
         return commands.db_check(root, url)
     if command == "db" and args.action == "upgrade":
         return commands.db_upgrade(root, url)
-    if command in ("db", "summary"):
-        run = commands.db_current if command == "db" else commands.summary
-        return commands.read(root, url, run, head=False)
+    if command == "db":
+        return commands.read(root, url, commands.db_current, head=False)
+    if command == "summary":
+        return commands.read(root, url, lambda r: commands.summary(r, given_root), head=False)
     if command == "peers":
         return commands.read(root, url, commands.peers)
     if command == "verify":
@@ -59,8 +93,10 @@ def _run(args: argparse.Namespace) -> Result:
         )
     if command == "history":
         return commands.read(
-            root, url, lambda r: commands.history(r, args.id, args.peer, args.kind)
+            root, url, lambda r: commands.history(r, args.id, args.peer, args.kind, args.diff)
         )
+    if command == "diff":
+        return commands.read(root, url, lambda r: commands.diff(r, args.first, args.second))
     if command == "show":
         return commands.read(
             root,
@@ -68,9 +104,13 @@ def _run(args: argparse.Namespace) -> Result:
             lambda r: commands.show(r, args.ref, args.peer, args.kind, args.id, args.session),
         )
     if command == "sessions":
-        return commands.read(root, url, lambda r: commands.sessions(r, args.peer))
+        return commands.read(root, url, lambda r: commands.sessions(r, args.peer, args.last))
     if command == "session":
-        return commands.read(root, url, lambda r: commands.session(r, args.session_id)[0])
+        return commands.read(
+            root,
+            url,
+            lambda r: commands.session(r, args.session_id, args.peer, given_root)[0],
+        )
     if command == "export":
         return commands.read(root, url, lambda r: commands.export(r, Path(args.dest)))
     return commands.read(root, url, lambda r: commands.uses(r, args.hash))

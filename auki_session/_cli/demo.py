@@ -100,7 +100,7 @@ def demo(root: str) -> Result:
         summary = commands.summary(reader)
         found = commands.current_entries(reader, peer.peer_id, REGISTRY_KINDS, None)
         sessions = commands.sessions(reader, peer.peer_id)
-        session, session_lines = commands.session(reader, session_id)
+        session, session_lines = commands.session(reader, session_id, root=where)
         value = {
             "root": str(where),
             "peer_id": peer.peer_id,

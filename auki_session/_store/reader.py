@@ -192,7 +192,7 @@ class Reader:
         row = self.run.one(sql.ENTRY, (entry_hash,))
         return None if row is None else _entry(row)
 
-    def entries_by_hash_prefix(self, prefix: str, limit: int = 2) -> list[Entry]:
+    def entries_by_hash_prefix(self, prefix: str, limit: int = 10) -> list[Entry]:
         """Versions whose hash starts with `prefix` (lowercase hex), at most `limit`."""
         rows = self.run.all(sql.ENTRY_PREFIX, (prefix, prefix + "g", limit))
         return [_entry(row) for row in rows]
@@ -245,6 +245,17 @@ class Reader:
         """One session, if stored."""
         row = self.run.one(sql.SESSION, (session_id,))
         return None if row is None else SessionInfo(*row)
+
+    def sessions_by_prefix(self, prefix: str, limit: int = 10) -> list[SessionInfo]:
+        """Sessions whose id starts with `prefix` in any case, by id, at most `limit`."""
+        rows = self.run.all(sql.SESSION_PREFIX, (prefix.lower(), len(prefix), limit))
+        return [SessionInfo(*row) for row in rows]
+
+    def latest_sessions(self, count: int, peer_id: str | None = None) -> list[SessionSummary]:
+        """The `count` sessions (of a peer) started last, oldest first, with their counts."""
+        names, values = _filters(peer_id=peer_id)
+        rows = self.run.all(sql.latest_sessions(*names), (*values, count))
+        return [SessionSummary(*row) for row in reversed(rows)]
 
     def session_summaries(
         self, peer_id: str | None = None, session_id: str | None = None
