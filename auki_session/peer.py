@@ -11,6 +11,7 @@ from ulid import ULID
 
 from ._domain.bodies import describe
 from ._domain.clocks import MONOTONIC_BODY, UTC_BODY, auto_clock_ids
+from ._domain.diff import FieldChange, diff_values
 from ._domain.entries import (
     CanonicalEntry,
     Entry,
@@ -342,6 +343,11 @@ class Peer:
         ):
             raise NotFoundError(f"no entry matches {describe(ref)}")
         return found
+
+    def diff(self, before: object, after: object) -> list[FieldChange]:
+        """The field-level changes from one stored version to another (each a RegistryRef
+        or a hash): `calibration.fx` changed, a key added or removed, a list item changed."""
+        return diff_values(self.entry(before).entry, self.entry(after).entry)
 
 
 def _flag(value: object, name: str) -> bool:

@@ -10,7 +10,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from .._domain.diff import FieldChange
+from .._domain.diff import FieldChange, diff_values
 from .._domain.entries import Entry
 from .._domain.layout import log_parts
 from .._domain.logs import LogInfo
@@ -205,6 +205,7 @@ def entry_lines(
         headers.append("description")
         rows = []
         numbers: dict[tuple[str, str | None, str], int] = {}
+        previous: dict[tuple[str, str | None, str], Entry] = {}
         for entry in group:
             row: list[object] = [entry.kind, entry.id]
             if with_session:
@@ -221,7 +222,10 @@ def entry_lines(
                 ]
             else:
                 row.append(entry.hash)
-            row.append(describe(entry))
+            key = (entry.kind, entry.session_id, entry.id)
+            before = previous.get(key) if versions else None
+            row.append(describe(entry) if before is None else _describe_after(before, entry))
+            previous[key] = entry
             rows.append(row)
         numeric = [headers.index("v")] if versions else []
         if lines:
@@ -229,6 +233,22 @@ def entry_lines(
         lines.append(f"peer {peer_id}")
         lines += table(headers, rows, numeric=numeric, indent="  ")
     return lines
+
+
+def _describe_after(before: Entry, entry: Entry) -> str:
+    """A later version's description; when it reads as the one before's, what changed."""
+    text = describe(entry)
+    if text != describe(before):
+        return text
+    changes = diff_values(before.entry, entry.entry)
+    shown = [
+        f"{c.path} {_value(c.before)} -> {_value(c.after)}"
+        if c.change == "changed"
+        else f"{'+' if c.change == 'added' else '-'}{c.path}"
+        for c in changes[:3]
+    ]
+    more = f", {len(changes) - 3} more" if len(changes) > 3 else ""
+    return f"{text}; {', '.join(shown)}{more}"
 
 
 def peer_lines(peers: Sequence[PeerSummary]) -> list[str]:
