@@ -3,6 +3,7 @@
 from ._domain.canonical import canonical_json
 from ._domain.diff import FieldChange
 from ._domain.entries import Entry
+from ._domain.frame_tree import GraphEdge, SessionGraph
 from ._domain.frames import FrameDef
 from ._domain.hashing import content_hash
 from ._domain.logs import (
@@ -54,6 +55,7 @@ __all__ = [
     "EntryTooLargeError",
     "FieldChange",
     "FrameDef",
+    "GraphEdge",
     "HeadSpec",
     "IdentityError",
     "InvalidEntryError",
@@ -70,6 +72,7 @@ __all__ = [
     "SensorLogHandle",
     "SensorLogSpec",
     "Session",
+    "SessionGraph",
     "SessionInfo",
     "StoreError",
     "TimeTransformLogHandle",

@@ -111,6 +111,13 @@ def _run(args: argparse.Namespace) -> Result:
             url,
             lambda r: commands.session(r, args.session_id, args.peer, given_root)[0],
         )
+    if command == "tree":
+        output = None if args.output is None else Path(args.output)
+        return commands.read(
+            root,
+            url,
+            lambda r: commands.tree(r, args.session_id, args.peer, args.tree_format, output),
+        )
     if command == "export":
         return commands.read(root, url, lambda r: commands.export(r, Path(args.dest)))
     return commands.read(root, url, lambda r: commands.uses(r, args.hash))

@@ -47,6 +47,7 @@ __all__ = [
     "sessions",
     "show",
     "summary",
+    "tree",
     "uses",
     "verify",
 ]
@@ -394,6 +395,37 @@ def session(
     logs_root = root if root is not None or reader.url is not None else reader.root
     header, body = render.session_lines(logs_root, found[0], clocks, logs)
     return Result(value, [*header, "", *body]), body
+
+
+def tree(
+    reader: Reader,
+    wanted: str,
+    peer: str | None,
+    output_format: str,
+    output: Path | None,
+) -> Result:
+    """A session's frame tree and clock graph (`wanted`: its id, a unique prefix, or
+    `latest`): indented text, DOT, or a picture Graphviz renders into `output`."""
+    from . import tree as show_tree
+
+    session_id = lookup.session_by_id(reader, wanted, "SESSION", peer)
+    graph = reader.session_graph(session_id)
+    if graph is None:
+        raise NotFoundError(f"SESSION {wanted!r}: no such session")
+    value = graph.to_dict()
+    if output_format == "text":
+        return Result(value, show_tree.tree_lines(graph))
+    dot = show_tree.to_dot(graph)
+    if output_format == "dot":
+        if output is not None:
+            output.write_text(dot + "\n", encoding="utf-8")
+            return Result(value, [f"wrote {output}"])
+        return Result(value, dot.splitlines())
+    if output is None:
+        raise ValueError(f"--format {output_format} writes a file: give -o FILE")
+    show_tree.render_picture(dot, output_format, output)
+    lines = [f"wrote {output}"] + [f"warning: {warning}" for warning in graph.warnings]
+    return Result(value, lines)
 
 
 def verify(reader: Reader, disk: DiskScan | None, require_signed: bool = False) -> Result:

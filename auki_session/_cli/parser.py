@@ -9,6 +9,7 @@ from .._domain.entries import ENTRY_KINDS
 from .._version import __version__
 from .commands import EXIT_ERROR, PROG
 from .demo import DEMO_ROOT
+from .tree import PICTURE_FORMATS
 
 __all__ = ["parser"]
 
@@ -116,6 +117,27 @@ def parser() -> argparse.ArgumentParser:
         help="a session id, a unique prefix of one, or `latest` (the session started last)",
     )
     sub.add_argument("--peer", help="the peer, for `latest` or a prefix")
+    sub = command(
+        "tree",
+        "a session's frame tree (its pose logs) and clock graph (its time-transform logs), "
+        "with warnings: two parents, cycles, what nothing joins",
+    )
+    sub.add_argument(
+        "session_id",
+        nargs="?",
+        default="latest",
+        metavar="SESSION",
+        help="a session id, a unique prefix of one, or `latest` (the default)",
+    )
+    sub.add_argument("--peer", help="the peer, for `latest` or a prefix")
+    sub.add_argument(
+        "--format",
+        dest="tree_format",
+        choices=("text", "dot", *PICTURE_FORMATS),
+        default="text",
+        help="text (default), Graphviz DOT, or a picture rendered by Graphviz's dot (with -o)",
+    )
+    sub.add_argument("-o", "--output", metavar="FILE", help="the file to write")
     sub = command(
         "verify",
         "recompute every hash, check every signature, check manifests on disk, run SQLite's checks",

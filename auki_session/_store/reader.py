@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from .._domain.entries import REGISTRY_KINDS, Entry, EntryKind, RegistryKind
+from .._domain.frame_tree import SessionGraph, build_graph
 from .._domain.identity import key_peer_id
 from .._domain.layout import DB_FILENAME, log_parts
 from .._domain.logs import LogInfo
@@ -264,6 +265,16 @@ class Reader:
         names, values = _filters(peer_id=peer_id, session_id=session_id)
         rows = self.run.all(sql.session_summaries(*names), values)
         return [SessionSummary(*row) for row in rows]
+
+    def session_graph(self, session_id: str) -> SessionGraph | None:
+        """A session's frame tree and clock graph: its peer's current frames and the
+        session's clocks, joined by its pose and time-transform logs (None: no session)."""
+        session = self.session(session_id)
+        if session is None:
+            return None
+        frames = [e.id for e in self.current_entries(session.peer_id, "frame")]
+        clocks = [e.id for e in self.clocks(session_id)]
+        return build_graph(session_id, session.peer_id, frames, clocks, self.logs(session_id))
 
     def logs(self, session_id: str | None = None) -> list[LogInfo]:
         """Every log (or one session's), in the order registered."""
