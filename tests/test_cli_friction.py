@@ -5,6 +5,9 @@ checks its output and exit status (2 for every failure), and that nothing change
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 import os
 import subprocess
 import sys
@@ -375,3 +378,40 @@ def test_summary_and_session_of_a_url_do_not_claim_the_working_directory(
     with_root = cli(capsys, "--url", url, "--root", api.root, "session", api.session_id)
     assert f"logs in  {api.root.resolve()}/{api.session_id}/logs/galbot/" in with_root.out
     assert snapshot(api.root) == before
+
+
+# --- output formats -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("command", [["peers"], ["entries"], ["history"], ["sessions"]])
+def test_format_json_is_the_json_shortcut(
+    api: ApiStore, capsys: pytest.CaptureFixture[str], command: list[str]
+) -> None:
+    as_format = cli(capsys, "--root", api.root, *command, "--format", "json")
+    assert as_format.code == 0
+    assert as_format.json() == cli(capsys, "--root", api.root, "--json", *command).json()
+    table = cli(capsys, "--root", api.root, *command, "--format", "table")
+    assert table.out == cli(capsys, "--root", api.root, *command).out
+
+
+def test_format_csv_has_a_row_per_item_and_json_cells_for_nested_values(
+    api: ApiStore, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sessions = cli(capsys, "--root", api.root, "--json", "sessions").json()
+    run = cli(capsys, "--root", api.root, "sessions", "--format", "csv")
+    rows = list(csv.DictReader(io.StringIO(run.out)))
+    assert [row["session_id"] for row in rows] == [s["session_id"] for s in sessions]
+    assert rows[0]["clocks"] == str(sessions[0]["clocks"])
+    peers = list(
+        csv.DictReader(io.StringIO(cli(capsys, "--root", api.root, "peers", "--format", "csv").out))
+    )
+    assert json.loads(peers[0]["app_ids"]) == ["galbot-ctrl", "galbot-vision"]
+    uses = cli(capsys, "--root", api.root, "uses", api.versions["v1"], "--format", "csv")
+    assert next(csv.DictReader(io.StringIO(uses.out)))["resource_id"] == api.resource_id
+
+
+def test_json_and_another_format_disagree(
+    api: ApiStore, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run = cli(capsys, "--root", api.root, "--json", "sessions", "--format", "csv")
+    assert_one_line_error(run, "--json and --format csv disagree")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import csv
 import json
 import os
 import sys
@@ -123,9 +124,33 @@ def _run(args: argparse.Namespace) -> Result:
     return commands.read(root, url, lambda r: commands.uses(r, args.hash))
 
 
-def _print(as_json: bool, result: Result) -> None:
-    if as_json:
+def _cell(value: object) -> object:
+    """A CSV cell: text and numbers as they are, nothing as empty, the rest as JSON."""
+    if value is None:
+        return ""
+    if isinstance(value, str | int | float) and not isinstance(value, bool):
+        return value
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _print_csv(value: object) -> None:
+    """A listing as CSV: a header of every key (in the order first seen), a row per item."""
+    items = value if isinstance(value, list) else [value]
+    columns: dict[str, None] = {}
+    for item in items:
+        columns.update(dict.fromkeys(item if isinstance(item, dict) else ["value"]))
+    writer = csv.writer(sys.stdout, lineterminator="\n")
+    writer.writerow(columns)
+    for item in items:
+        row = item if isinstance(item, dict) else {"value": item}
+        writer.writerow([_cell(row.get(column)) for column in columns])
+
+
+def _print(output_format: str, result: Result) -> None:
+    if output_format == "json":
         sys.stdout.write(json.dumps(result.value, indent=2, ensure_ascii=False) + "\n")
+    elif output_format == "csv":
+        _print_csv(result.value)
     elif result.raw is not None:
         sys.stdout.flush()
         buffer = getattr(sys.stdout, "buffer", None)
@@ -157,9 +182,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.root = getattr(args, "root", None)
     args.json = getattr(args, "json", False)
     args.url = getattr(args, "url", None)
+    output_format: str = getattr(args, "format", "table")
+    if args.json and output_format not in ("table", "json"):
+        return _fail(f"--json and --format {output_format} disagree: give one")
+    if args.json:
+        output_format = "json"
     try:
         result = _run(args)
-        _print(args.json, result)
+        _print(output_format, result)
     except BrokenPipeError:
         # The reader went away (`| head`): stay quiet, also when Python flushes at exit.
         with contextlib.suppress(OSError, ValueError):

@@ -11,7 +11,9 @@ from .commands import EXIT_ERROR, PROG
 from .demo import DEMO_ROOT
 from .tree import PICTURE_FORMATS
 
-__all__ = ["parser"]
+__all__ = ["LISTING_FORMATS", "parser"]
+
+LISTING_FORMATS = ("table", "json", "csv")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -64,16 +66,29 @@ def parser() -> argparse.ArgumentParser:
         dest="command", required=True, metavar="COMMAND", parser_class=_Parser
     )
 
-    def command(name: str, text: str) -> argparse.ArgumentParser:
-        return commands.add_parser(name, help=text, description=text, parents=[common])
+    listing = _Parser(add_help=False)
+    listing.add_argument(
+        "--format",
+        choices=LISTING_FORMATS,
+        default=argparse.SUPPRESS,
+        help="table (default), json (as --json), or csv: one row per item, nested values as "
+        "JSON text",
+    )
+
+    def command(name: str, text: str, *, lists: bool = False) -> argparse.ArgumentParser:
+        parents = [common, listing] if lists else [common]
+        return commands.add_parser(name, help=text, description=text, parents=parents)
 
     command("summary", "peers, counts per kind, sessions, logs, schema revision, file size")
-    command("peers", "every peer, with its current frames, sensors, detectors and sessions")
+    command(
+        "peers", "every peer, with its current frames, sensors, detectors and sessions", lists=True
+    )
     kinds = ENTRY_KINDS
     sub = command(
         "entries",
         "the current version of each frame, sensor and detector "
         "(clocks with --kind clock or --session)",
+        lists=True,
     )
     sub.add_argument("--peer", help="only this peer's")
     sub.add_argument("--kind", choices=kinds, help="only this kind")
@@ -82,6 +97,7 @@ def parser() -> argparse.ArgumentParser:
         "history",
         "every version ever registered, in the order first registered "
         "(clocks with --kind clock or an ID)",
+        lists=True,
     )
     sub.add_argument(
         "id", nargs="?", metavar="ID", help="only this id's versions (or a version's hash prefix)"
@@ -107,7 +123,7 @@ def parser() -> argparse.ArgumentParser:
     sub = command("diff", "the field-level changes from one entry version to another")
     sub.add_argument("first", metavar="A", help="a hash (or a unique prefix), peer/id@hash, ...")
     sub.add_argument("second", metavar="B", help="the version to compare A with, named alike")
-    sub = command("sessions", "sessions, oldest first")
+    sub = command("sessions", "sessions, oldest first", lists=True)
     sub.add_argument("--peer", help="only this peer's")
     sub.add_argument("--last", type=_positive, metavar="N", help="only the N sessions started last")
     sub = command("session", "one session's clocks and logs, with manifests and head specs")
@@ -158,7 +174,9 @@ def parser() -> argparse.ArgumentParser:
     actions.add_parser(
         "check", help="exit 0 if the schema is current, 1 if it needs upgrading", parents=[common]
     )
-    sub = command("uses", "the logs whose manifests reference an entry version (by hash)")
+    sub = command(
+        "uses", "the logs whose manifests reference an entry version (by hash)", lists=True
+    )
     sub.add_argument("hash", metavar="HASH")
     sub = command(
         "push",
