@@ -20,6 +20,7 @@ from ._domain.logs import (
 )
 from ._domain.refs import LogRef, RegistryRef
 from ._domain.specs import DetectionLogSpec, PoseLogSpec, SensorLogSpec, TimeTransformLogSpec
+from ._domain.typed import ClockBody
 from .errors import ArgumentTypeError, NotFoundError
 
 if TYPE_CHECKING:
@@ -107,7 +108,7 @@ class Session:
                 return clock.ref
         raise NotFoundError(f"session {self._session_id!r} has no clock {clock_id!r}")
 
-    def register_clock(self, clock_id: str, body: object) -> RegistryRef:
+    def register_clock(self, clock_id: str, body: ClockBody) -> RegistryRef:
         """Register a session-scoped clock (the id is used verbatim)."""
         return self._peer._put(clock_entry(self.peer_id, self._session_id, clock_id, body))
 
