@@ -25,7 +25,12 @@ class AukiSessionError(Exception):
 
 
 class InvalidIdError(AukiSessionError, ValueError):
-    """An id breaks the registry id rules (SPEC section 4)."""
+    """An id breaks the registry id rules (SPEC section 4). The message names the argument
+    and the id around the Rust SDK's exact words, which `sdk_message` holds alone."""
+
+    def __init__(self, message: str, sdk_message: str | None = None) -> None:
+        super().__init__(message)
+        self.sdk_message = message if sdk_message is None else sdk_message
 
 
 class InvalidEntryError(AukiSessionError, ValueError):

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from ._domain.bodies import describe
 from ._domain.clocks import MONOTONIC_BODY, UTC_BODY, auto_clock_ids
+from ._domain.diff import FieldChange, diff_values
 from ._domain.entries import (
     CanonicalEntry,
     Entry,
@@ -20,11 +21,20 @@ from ._domain.entries import (
     frame_entry,
     sensor_entry,
 )
+from ._domain.frames import FrameDef
 from ._domain.identity import PEER_KEY_LABEL
 from ._domain.ids import lookup_text, validate_peer_id
 from ._domain.refs import RegistryRef, as_registry_ref
 from ._domain.sessions import SessionInfo
-from ._store.engines import DURABILITY, Durability
+from ._domain.typed import (
+    DetectorBody,
+    EntryKindName,
+    InputType,
+    RefLike,
+    RegistryKindName,
+    SensorBody,
+)
+from ._store.engines import DURABILITY, Durability, server_url
 from ._store.mirror import mirror_default
 from ._store.store import Store, shared_store
 from ._store.transaction import Signer, Transaction
@@ -172,6 +182,7 @@ class Peer:
             raise ConfigurationError(
                 f"storage url must be a SQLAlchemy URL string, got {describe(url)}"
             )
+        server_url(url)  # a URL that cannot work is refused here, before anything connects
         self._storage_url = str.__str__(url)
         self._read_only = _flag(read_only, "read_only")
         self._bound = None
@@ -239,20 +250,20 @@ class Peer:
         with Transaction(store, self, self._durability, mirror=self.registry_mirror) as transaction:
             return transaction.put_entry(entry, self._signer)
 
-    def register_frame(self, frame_id: str, frame: object) -> RegistryRef:
+    def register_frame(self, frame_id: str, frame: FrameDef) -> RegistryRef:
         """Register (a version of) a coordinate frame; `frame` is a FrameDef."""
         return self._put(frame_entry(self._peer_id, frame_id, frame))
 
-    def register_sensor(self, sensor_id: str, body: object) -> RegistryRef:
+    def register_sensor(self, sensor_id: str, body: SensorBody) -> RegistryRef:
         """Register (a version of) a sensor described by a body dict with `kind` and `type`."""
         return self._put(sensor_entry(self._peer_id, sensor_id, body))
 
     def register_detector(
         self,
         detector_id: str,
-        body: object,
-        output_types: object,
-        input_types: object = None,
+        body: DetectorBody,
+        output_types: list[str],
+        input_types: list[InputType] | None = None,
     ) -> RegistryRef:
         """Register (a version of) a detector with its output and input types."""
         return self._put(
@@ -310,7 +321,7 @@ class Peer:
         with self._store().lookup(self) as reader:
             return reader.sessions(self._peer_id)
 
-    def entries(self, kind: str | None = None) -> list[Entry]:
+    def entries(self, kind: RegistryKindName | None = None) -> list[Entry]:
         """The current version of each of this peer's frames, sensors and detectors."""
         wanted = None if kind is None else check_registry_kind(kind)
         with self._store().lookup(self) as reader:
@@ -328,7 +339,7 @@ class Peer:
         """The current version of each detector."""
         return self.entries("detector")
 
-    def current(self, kind: str, entry_id: str) -> Entry:
+    def current(self, kind: RegistryKindName, entry_id: str) -> Entry:
         """The current version of one frame, sensor or detector id."""
         wanted = check_registry_kind(kind)
         entry_id = lookup_text(entry_id, "entry_id")
@@ -338,7 +349,7 @@ class Peer:
             raise NotFoundError(f"peer {self._peer_id!r} has no {wanted} {entry_id!r}")
         return found
 
-    def history(self, kind: str, entry_id: str) -> list[Entry]:
+    def history(self, kind: EntryKindName, entry_id: str) -> list[Entry]:
         """Every distinct version of an id, in the order first registered (a clock id's
         grouped by session)."""
         wanted: EntryKind = check_kind(kind)
@@ -346,7 +357,7 @@ class Peer:
         with self._store().lookup(self) as reader:
             return reader.history(self._peer_id, wanted, entry_id)
 
-    def entry(self, ref: object) -> Entry:
+    def entry(self, ref: RefLike | str) -> Entry:
         """The stored entry a RegistryRef (or hash string) names."""
         if isinstance(ref, str):
             wanted_hash, wanted = lookup_text(ref, "ref"), None
@@ -360,6 +371,11 @@ class Peer:
         ):
             raise NotFoundError(f"no entry matches {describe(ref)}")
         return found
+
+    def diff(self, before: RefLike | str, after: RefLike | str) -> list[FieldChange]:
+        """The field-level changes from one stored version to another (each a RegistryRef
+        or a hash): `calibration.fx` changed, a key added or removed, a list item changed."""
+        return diff_values(self.entry(before).entry, self.entry(after).entry)
 
 
 def _flag(value: object, name: str) -> bool:

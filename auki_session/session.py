@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, NoReturn, TypeVar
 
 from ._domain.clocks import auto_clock_ids
 from ._domain.entries import Entry, clock_entry
+from ._domain.frame_tree import SessionGraph
 from ._domain.ids import lookup_text
 from ._domain.logs import (
     DetectionLogHandle,
@@ -19,6 +20,7 @@ from ._domain.logs import (
 )
 from ._domain.refs import LogRef, RegistryRef
 from ._domain.specs import DetectionLogSpec, PoseLogSpec, SensorLogSpec, TimeTransformLogSpec
+from ._domain.typed import ClockBody
 from .errors import ArgumentTypeError, NotFoundError
 
 if TYPE_CHECKING:
@@ -106,7 +108,7 @@ class Session:
                 return clock.ref
         raise NotFoundError(f"session {self._session_id!r} has no clock {clock_id!r}")
 
-    def register_clock(self, clock_id: str, body: object) -> RegistryRef:
+    def register_clock(self, clock_id: str, body: ClockBody) -> RegistryRef:
         """Register a session-scoped clock (the id is used verbatim)."""
         return self._peer._put(clock_entry(self.peer_id, self._session_id, clock_id, body))
 
@@ -145,6 +147,16 @@ class Session:
         """This session's logs, with manifests and head specs, in registration order."""
         with self._peer._store().lookup(self._peer) as reader:
             return reader.logs(self._session_id)
+
+    def frame_tree(self) -> SessionGraph:
+        """The session's frame tree and clock graph (what `auki-session tree` shows): its
+        peer's frames and its clocks, the pose and time-transform logs joining them, and
+        warnings (a frame with two parents, a cycle, a frame or clock nothing joins)."""
+        with self._peer._store().lookup(self._peer) as reader:
+            graph = reader.session_graph(self._session_id)
+        if graph is None:
+            raise NotFoundError(f"no session {self._session_id!r}")
+        return graph
 
     def log(self, resource_id: str) -> LogInfo:
         """One of this session's logs by resource id."""

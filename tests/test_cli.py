@@ -364,7 +364,10 @@ def test_show_refuses_an_ambiguous_or_unknown_ref(
     ambiguous = cli(capsys, "--root", api.root, "show", "--id", "ptp", "--kind", "frame")
     assert_one_line_error(ambiguous, "no current entry")
     wrong_peer = f"spot/head/left_rgb@{api.versions['v1']}"
-    assert_one_line_error(cli(capsys, "--root", api.root, "show", wrong_peer), "no entry matches")
+    assert_one_line_error(
+        cli(capsys, "--root", api.root, "show", wrong_peer),
+        "is sensor galbot/head/left_rgb, not spot/head/left_rgb",
+    )
     assert_one_line_error(cli(capsys, "--root", api.root, "show", "0000"), "'0000'")
     assert_one_line_error(cli(capsys, "--root", api.root, "show"), "name an entry")
 

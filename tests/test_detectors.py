@@ -183,5 +183,5 @@ def test_custom_configuration_that_is_not_json_is_rejected(configuration: object
 
 
 def test_the_detector_id_is_checked_against_the_id_rules() -> None:
-    with pytest.raises(ValueError, match=r"^registry id is empty$"):
+    with pytest.raises(ValueError, match=r": registry id is empty \("):
         detector_entry(PEER, "", {"type": "qr"}, [])

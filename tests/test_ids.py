@@ -6,6 +6,7 @@ The id rules are tested on the pure validators (no store) as the SDK words them.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 
 import pytest
 from hypothesis import given
@@ -39,7 +40,7 @@ def test_a_plain_id_is_returned_unchanged() -> None:
 
 
 def test_an_empty_id_is_rejected() -> None:
-    with pytest.raises(InvalidIdError, match=r"^registry id is empty$"):
+    with pytest.raises(InvalidIdError, match=r": registry id is empty \("):
         validate_id("")
 
 
@@ -52,7 +53,7 @@ def test_invalid_id_error_is_a_value_error() -> None:
 def test_angle_bracket_and_at_sign_are_disallowed(char: str) -> None:
     with pytest.raises(InvalidIdError) as raised:
         validate_id(f"cam{char}left")
-    assert str(raised.value) == f"registry id contains disallowed character '{char}'"
+    assert raised.value.sdk_message == f"registry id contains disallowed character '{char}'"
 
 
 @pytest.mark.parametrize(("char", "shown"), WHITESPACE, ids=[hex(ord(c)) for c, _ in WHITESPACE])
@@ -61,7 +62,7 @@ def test_every_unicode_whitespace_character_is_disallowed_and_shown_as_rust_debu
 ) -> None:
     with pytest.raises(InvalidIdError) as raised:
         validate_id(f"head{char}cam")
-    assert str(raised.value) == f"registry id contains disallowed character {shown}"
+    assert raised.value.sdk_message == f"registry id contains disallowed character {shown}"
 
 
 def test_the_whitespace_table_has_all_25_white_space_code_points() -> None:
@@ -100,24 +101,24 @@ def test_ordinary_ids_are_accepted(value: str) -> None:
 def test_empty_dot_and_dot_dot_segments_are_reserved(value: str, segment: str) -> None:
     with pytest.raises(InvalidIdError) as raised:
         validate_id(value)
-    assert str(raised.value) == f'registry id contains reserved path segment "{segment}"'
+    assert raised.value.sdk_message == f'registry id contains reserved path segment "{segment}"'
 
 
 def test_the_first_reserved_segment_is_reported() -> None:
-    with pytest.raises(InvalidIdError, match=r'segment "\.\."$'):
+    with pytest.raises(InvalidIdError, match=r'segment "\.\." \('):
         validate_id("a/../b/./c")
 
 
 def test_a_disallowed_character_is_reported_before_a_reserved_segment() -> None:
     with pytest.raises(InvalidIdError) as raised:
         validate_id("a b/..")
-    assert str(raised.value) == "registry id contains disallowed character ' '"
+    assert raised.value.sdk_message == "registry id contains disallowed character ' '"
 
 
 def test_the_first_disallowed_character_in_the_id_is_reported() -> None:
     with pytest.raises(InvalidIdError) as raised:
         validate_id("a@b>c d")
-    assert str(raised.value) == "registry id contains disallowed character '@'"
+    assert raised.value.sdk_message == "registry id contains disallowed character '@'"
 
 
 @pytest.mark.parametrize("value", [None, 5, b"base_link", ["base_link"]])
@@ -132,12 +133,12 @@ def test_a_peer_id_may_not_contain_a_slash() -> None:
 
 
 def test_a_peer_id_follows_the_id_rules() -> None:
-    with pytest.raises(InvalidIdError, match=r"^registry id contains disallowed character '@'$"):
+    with pytest.raises(InvalidIdError, match=r": registry id contains disallowed character '@' \("):
         validate_peer_id("galbot@home")
 
 
 def test_peer_rejects_an_empty_peer_id() -> None:
-    with pytest.raises(InvalidIdError, match=r"^registry id is empty$"):
+    with pytest.raises(InvalidIdError, match=r": registry id is empty \("):
         Peer("", "app")
 
 
@@ -147,8 +148,9 @@ def test_peer_rejects_a_peer_id_with_a_slash() -> None:
 
 
 def test_peer_rejects_a_peer_id_with_whitespace() -> None:
-    with pytest.raises(InvalidIdError, match=r"^registry id contains disallowed character '\\t'$"):
+    with pytest.raises(InvalidIdError) as raised:
         Peer("gal\tbot", "app")
+    assert raised.value.sdk_message == r"registry id contains disallowed character '\t'"
 
 
 def test_peer_rejects_a_dot_dot_peer_id() -> None:
@@ -190,3 +192,31 @@ def test_an_id_without_slash_or_disallowed_characters_is_judged_only_by_its_whit
         assert has_whitespace or reserved
     else:
         assert not has_whitespace and not reserved
+
+
+@pytest.mark.parametrize(
+    ("call", "argument"),
+    [
+        (lambda: Peer("my robot", "app"), 'peer_id "my robot"'),
+        (lambda: Peer("x", "app").register_frame("base link", None), 'frame_id "base link"'),
+        (lambda: validate_id("a b", "sensor_id"), 'sensor_id "a b"'),
+    ],
+)
+def test_an_id_error_names_the_argument_and_the_id_around_the_sdk_words(
+    call: Callable[[], object], argument: str
+) -> None:
+    with pytest.raises(InvalidIdError) as raised:
+        call()
+    assert raised.value.sdk_message == "registry id contains disallowed character ' '"
+    assert str(raised.value) == (
+        f"{argument}: registry id contains disallowed character ' ' "
+        "(ids may not hold whitespace, '>' or '@': use '_' or '-' instead)"
+    )
+
+
+def test_an_empty_id_error_names_the_argument() -> None:
+    with pytest.raises(InvalidIdError) as raised:
+        validate_id("", "detector_id")
+    assert str(raised.value) == (
+        'detector_id: registry id is empty (give a non-empty id, such as "base_link")'
+    )

@@ -382,7 +382,8 @@ def test_detection_instance_id_is_keyword_only() -> None:
 def test_detection_instance_id_follows_the_id_rules(instance_id: str, message: str) -> None:
     with pytest.raises(InvalidIdError) as raised:
         detection_spec(instance_id=instance_id)
-    assert str(raised.value) == message
+    assert raised.value.sdk_message == message
+    assert str(raised.value).startswith("DetectionLogSpec.instance_id")
 
 
 def test_a_non_str_instance_id_is_a_type_error() -> None:

@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import csv
 import json
 import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from .._store.engines import server_url
 from .._store.verify import scan_disk
-from ..errors import AukiSessionError
+from ..errors import AukiSessionError, ConfigurationError
 from . import commands
 from .commands import EXIT_ERROR, PROG, Result
 from .demo import DEMO_ROOT, demo
@@ -28,26 +30,61 @@ __all__ = ["main"]
 EXIT_BROKEN_PIPE = 141  # as a shell reports a process killed by SIGPIPE
 
 
+def _one(flag: str, flag_value: str | None, positional: str, value: str | None) -> str | None:
+    """A value given either as an option or as a positional argument, not both differently."""
+    if flag_value is not None and value is not None and flag_value != value:
+        raise ValueError(f"{flag} {flag_value!r} and {positional} {value!r} disagree: give it once")
+    return flag_value if flag_value is not None else value
+
+
+def _check_url(flag: str, url: str | None) -> None:
+    """A database URL that cannot work is refused before anything opens."""
+    if url is None:
+        return
+    try:
+        server_url(url)
+    except ConfigurationError as error:
+        raise ConfigurationError(f"{flag}: {error}") from None
+
+
 def _run(args: argparse.Namespace) -> Result:
     """Call the command's function with the arguments it takes."""
     root = Path(args.root if args.root is not None else ".")
+    given_root = None if args.root is None else root
     url: str | None = args.url
     command: str = args.command
     if command == "demo":
-        return demo(args.demo_root or args.root or DEMO_ROOT)
+        if url is not None:
+            raise ValueError(
+                "demo writes a SQLite store under a storage root and takes no --url; "
+                f"push it afterwards: {PROG} push ROOT URL"
+            )
+        return demo(_one("--root", args.root, "ROOT", args.demo_root) or DEMO_ROOT)
     if command == "push":
+        source = _one("--root", args.root, "ROOT", args.source)
+        target = _one("--url", url, "URL", args.target)
+        if source is None or target is None:
+            missing = " and ".join(
+                name for name, value in (("ROOT", source), ("URL", target)) if value is None
+            )
+            raise ValueError(f"push needs {missing}: {PROG} push ROOT URL")
+        _check_url("URL", target)
         return commands.push(
-            Path(args.source), args.target, args.allow_unsigned, args.rebind, args.by, args.full
+            Path(source), target, args.allow_unsigned, args.rebind, args.by, args.full
         )
     if command == "import":
-        return commands.import_rust(Path(args.import_root or args.root or "."))
+        return commands.import_rust(
+            Path(_one("--root", args.root, "ROOT", args.import_root) or ".")
+        )
+    _check_url("--url", url)
     if command == "db" and args.action == "check":
         return commands.db_check(root, url)
     if command == "db" and args.action == "upgrade":
         return commands.db_upgrade(root, url)
-    if command in ("db", "summary"):
-        run = commands.db_current if command == "db" else commands.summary
-        return commands.read(root, url, run, head=False)
+    if command == "db":
+        return commands.read(root, url, commands.db_current, head=False)
+    if command == "summary":
+        return commands.read(root, url, lambda r: commands.summary(r, given_root), head=False)
     if command == "peers":
         return commands.read(root, url, commands.peers)
     if command == "verify":
@@ -61,8 +98,10 @@ def _run(args: argparse.Namespace) -> Result:
         )
     if command == "history":
         return commands.read(
-            root, url, lambda r: commands.history(r, args.id, args.peer, args.kind)
+            root, url, lambda r: commands.history(r, args.id, args.peer, args.kind, args.diff)
         )
+    if command == "diff":
+        return commands.read(root, url, lambda r: commands.diff(r, args.first, args.second))
     if command == "show":
         return commands.read(
             root,
@@ -70,17 +109,52 @@ def _run(args: argparse.Namespace) -> Result:
             lambda r: commands.show(r, args.ref, args.peer, args.kind, args.id, args.session),
         )
     if command == "sessions":
-        return commands.read(root, url, lambda r: commands.sessions(r, args.peer))
+        return commands.read(root, url, lambda r: commands.sessions(r, args.peer, args.last))
     if command == "session":
-        return commands.read(root, url, lambda r: commands.session(r, args.session_id)[0])
+        return commands.read(
+            root,
+            url,
+            lambda r: commands.session(r, args.session_id, args.peer, given_root)[0],
+        )
+    if command == "tree":
+        output = None if args.output is None else Path(args.output)
+        return commands.read(
+            root,
+            url,
+            lambda r: commands.tree(r, args.session_id, args.peer, args.tree_format, output),
+        )
     if command == "export":
         return commands.read(root, url, lambda r: commands.export(r, Path(args.dest)))
     return commands.read(root, url, lambda r: commands.uses(r, args.hash))
 
 
-def _print(as_json: bool, result: Result) -> None:
-    if as_json:
+def _cell(value: object) -> object:
+    """A CSV cell: text and numbers as they are, nothing as empty, the rest as JSON."""
+    if value is None:
+        return ""
+    if isinstance(value, str | int | float) and not isinstance(value, bool):
+        return value
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _print_csv(value: object) -> None:
+    """A listing as CSV: a header of every key (in the order first seen), a row per item."""
+    items = value if isinstance(value, list) else [value]
+    columns: dict[str, None] = {}
+    for item in items:
+        columns.update(dict.fromkeys(item if isinstance(item, dict) else ["value"]))
+    writer = csv.writer(sys.stdout, lineterminator="\n")
+    writer.writerow(columns)
+    for item in items:
+        row = item if isinstance(item, dict) else {"value": item}
+        writer.writerow([_cell(row.get(column)) for column in columns])
+
+
+def _print(output_format: str, result: Result) -> None:
+    if output_format == "json":
         sys.stdout.write(json.dumps(result.value, indent=2, ensure_ascii=False) + "\n")
+    elif output_format == "csv":
+        _print_csv(result.value)
     elif result.raw is not None:
         sys.stdout.flush()
         buffer = getattr(sys.stdout, "buffer", None)
@@ -112,9 +186,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.root = getattr(args, "root", None)
     args.json = getattr(args, "json", False)
     args.url = getattr(args, "url", None)
+    output_format: str = getattr(args, "format", "table")
+    if args.json and output_format not in ("table", "json"):
+        return _fail(f"--json and --format {output_format} disagree: give one")
+    if args.json:
+        output_format = "json"
     try:
         result = _run(args)
-        _print(args.json, result)
+        _print(output_format, result)
     except BrokenPipeError:
         # The reader went away (`| head`): stay quiet, also when Python flushes at exit.
         with contextlib.suppress(OSError, ValueError):

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -11,9 +12,11 @@ from typing import Any
 
 from sqlalchemy.exc import DBAPIError
 
+from .._domain.diff import diff_values
 from .._domain.entries import ENTRY_KINDS, REGISTRY_KINDS, Entry, EntryKind
 from .._domain.identity import key_peer_id, signature_valid
 from .._domain.layout import DB_FILENAME
+from .._domain.prefixes import MIN_HASH_PREFIX, looks_like_hash
 from .._store import migrate
 from .._store.export import export as export_store
 from .._store.reader import Reader
@@ -22,7 +25,7 @@ from .._store.store import open_store, read_snapshot
 from .._store.verify import DiskScan, Problem, VerifyReport
 from .._store.verify import verify as verify_store
 from ..errors import NotFoundError, StoreError
-from . import render
+from . import lookup, render
 
 __all__ = [
     "EXIT_ERROR",
@@ -34,6 +37,7 @@ __all__ = [
     "db_check",
     "db_current",
     "db_upgrade",
+    "diff",
     "entries",
     "export",
     "history",
@@ -45,13 +49,13 @@ __all__ = [
     "sessions",
     "show",
     "summary",
+    "tree",
     "uses",
     "verify",
 ]
 
 PROG = "auki-session"
 EXIT_OK, EXIT_FOUND, EXIT_ERROR = 0, 1, 2
-_HEX = frozenset("0123456789abcdef")
 _KIND_ORDER = {kind: index for index, kind in enumerate(ENTRY_KINDS)}
 
 
@@ -105,8 +109,9 @@ def current_entries(
     return _sorted(found)
 
 
-def summary(reader: Reader) -> Result:
-    """Peers, counts per kind, sessions, logs, schema revision, file size."""
+def summary(reader: Reader, root: Path | None = None) -> Result:
+    """Peers, counts per kind, sessions, logs, schema revision, file size (`root`: the
+    storage root given with a server database's URL, if any)."""
     counts = reader.store_counts()
     peers = reader.peer_summaries()
     revision = reader.schema_revision()
@@ -116,7 +121,7 @@ def summary(reader: Reader) -> Result:
     wal_size = wal.stat().st_size if not on_server and wal.exists() else 0
     status = "current" if revision == migrate.HEAD else "needs upgrade"
     value = {
-        "root": str(reader.root),
+        "root": None if on_server and root is None else str(root or reader.root),
         "database": reader.where,
         "size_bytes": size,
         "wal_bytes": wal_size,
@@ -135,7 +140,7 @@ def summary(reader: Reader) -> Result:
     lines = render.table(
         ["", ""],
         [
-            ("storage root", reader.root),
+            *([] if value["root"] is None else [("storage root", value["root"])]),
             ("database", reader.where if on_server else f"{DB_FILENAME}, {size_text}"),
             ("schema", schema),
             ("peers", counts.peers),
@@ -165,6 +170,8 @@ def entries(
     reader: Reader, peer: str | None, kind: EntryKind | None, session_id: str | None
 ) -> Result:
     """The current version of each id (clocks with kind clock or a session)."""
+    if session_id is not None:
+        session_id = lookup.session_by_id(reader, session_id, "--session", peer)
     default: Sequence[EntryKind] = ("clock",) if session_id else REGISTRY_KINDS
     found = current_entries(reader, peer, (kind,) if kind else default, session_id)
     return Result(
@@ -174,16 +181,30 @@ def entries(
 
 
 def history(
-    reader: Reader, entry_id: str | None, peer: str | None, kind: EntryKind | None
+    reader: Reader,
+    entry_id: str | None,
+    peer: str | None,
+    kind: EntryKind | None,
+    changes: bool = False,
 ) -> Result:
     """Every version ever registered, in the order first registered (clocks with kind clock
-    or an id)."""
+    or an id); `entry_id` may also be a version's hash or a unique prefix of one (that
+    version's id). With `changes`, what changed from each version of an id to the next."""
     found = reader.history(peer, kind, entry_id)
+    if entry_id is not None and not found and looks_like_hash(entry_id):
+        version = lookup.entry_by_hash(reader, entry_id, "ID")
+        peer, kind, entry_id = version.peer_id, version.kind, version.id
+        found = reader.history(peer, kind, entry_id)
     if kind is None and entry_id is None:
         found = [entry for entry in found if entry.kind != "clock"]
     found = _sorted(found)
     if entry_id is not None and not found:
-        raise NotFoundError(f"no entry has id {entry_id!r}")
+        raise NotFoundError(
+            f"ID {entry_id!r}: no entry has this id or a hash starting with it "
+            f"(`{PROG} entries` lists the current ids)"
+        )
+    if changes:
+        return _version_changes(found)
     current = reader.current_among(found)
     numbers: dict[tuple[str, str, str | None, str], int] = {}
     value = []
@@ -195,6 +216,39 @@ def history(
     return Result(value, lines)
 
 
+def _version_changes(found: Sequence[Entry]) -> Result:
+    """What changed from each version of an id to the next (`history --diff`)."""
+    if not found:
+        raise ValueError("--diff needs an ID (or a hash) whose versions to compare")
+    groups: dict[tuple[str, str, str | None, str], list[Entry]] = {}
+    for entry in found:
+        groups.setdefault((entry.peer_id, entry.kind, entry.session_id, entry.id), []).append(entry)
+    value: list[dict[str, Any]] = []
+    lines: list[str] = []
+    for versions in groups.values():
+        if len(versions) == 1:
+            only = versions[0]
+            lines += [f"{only.kind} {only.peer_id}/{only.id} has one version, {only.hash}", ""]
+        for number, (before, after) in enumerate(itertools.pairwise(versions), start=1):
+            changes = diff_values(before.entry, after.entry)
+            value.append(
+                {**render.diff_json(before, after, changes), "versions": [number, number + 1]}
+            )
+            lines += render.diff_lines(before, after, changes, (number, number + 1))
+            lines.append("")
+    return Result(value, lines[:-1] if lines and not lines[-1] else lines)
+
+
+def diff(reader: Reader, first: str, second: str) -> Result:
+    """The field-level changes between two entry versions (`diff A B`)."""
+    before = _resolve(reader, first, None, None, None, None, argument="A")
+    after = _resolve(reader, second, None, None, None, None, argument="B")
+    changes = diff_values(before.entry, after.entry)
+    return Result(
+        render.diff_json(before, after, changes), render.diff_lines(before, after, changes)
+    )
+
+
 def _resolve(
     reader: Reader,
     ref: str | None,
@@ -202,45 +256,62 @@ def _resolve(
     kind: EntryKind | None,
     entry_id: str | None,
     session_id: str | None,
+    argument: str = "REF",
 ) -> Entry:
-    """The version `show` names: a hash (or unique prefix), `peer/id@hash`, a JSON ref, or
-    the current version of `entry_id` (narrowed by peer, kind and session)."""
+    """The version `show` (or `diff`) names: a hash (or unique prefix), `peer/id@hash` (a
+    prefix of the hash too), a JSON ref, or the current version of `entry_id` (narrowed by
+    peer, kind and session)."""
     wanted_hash = None
+    if session_id is not None:
+        session_id = lookup.session_by_id(reader, session_id, "--session", peer)
     if ref is not None:
         ref = ref.strip()
         if ref.startswith("{"):
             try:
                 parsed = json.loads(ref)
                 peer, entry_id = parsed["peer_id"], parsed["id"]
-                wanted_hash = str(parsed["hash"]).lower()
+                wanted_hash = str(parsed["hash"])
             except (ValueError, KeyError, TypeError) as error:
                 raise ValueError(
-                    f"ref {ref!r} is not a JSON object with peer_id, id and hash"
+                    f"{argument} {ref!r} is not a JSON object with peer_id, id and hash"
                 ) from error
         elif "/" in ref:
             peer, _, rest = ref.partition("/")
             entry_id, _, found_hash = rest.rpartition("@") if "@" in rest else (rest, "", "")
-            wanted_hash = found_hash.lower() or None
-        elif len(ref) >= 4 and set(ref.lower()) <= _HEX:
-            matches = reader.entries_by_hash_prefix(ref.lower())
-            if len(matches) > 1:
-                raise ValueError(f"hash prefix {ref!r} matches more than one entry; give more")
-            if matches:
-                return matches[0]
-            raise NotFoundError(f"no entry has a hash starting {ref!r}")
+            wanted_hash = found_hash or None
+        elif looks_like_hash(ref):
+            try:
+                return lookup.entry_by_hash(reader, ref, argument)
+            except NotFoundError:
+                entry_id = ref  # a hex-looking id, such as `cafe`
         else:
             entry_id = ref
     if wanted_hash is not None:
-        found = reader.entry(wanted_hash)
-        if found is None or (peer, entry_id) != (found.peer_id, found.id):
-            raise NotFoundError(f"no entry matches {ref!r}")
+        found = lookup.entry_by_hash(reader, wanted_hash, argument)
+        if (peer, entry_id) != (found.peer_id, found.id):
+            raise NotFoundError(
+                f"{argument} {ref!r}: version {found.hash} is {found.kind} "
+                f"{found.peer_id}/{found.id}, not {peer}/{entry_id}"
+            )
         return found
     if entry_id is None:
-        raise ValueError("name an entry: a hash, peer/id@hash, a JSON ref, or --id ID")
+        raise ValueError(
+            f"name an entry: {argument} as a hash (or 4+ of its hex digits), peer/id@hash, "
+            "a JSON ref, or --id ID"
+        )
     kinds: Sequence[EntryKind] = (kind,) if kind else ENTRY_KINDS
     candidates = [e for e in current_entries(reader, peer, kinds, session_id) if e.id == entry_id]
     if not candidates:
-        raise NotFoundError(f"no current entry has id {entry_id!r}")
+        hint = (
+            ", and it is too short for a hash prefix (4 hex digits at least)"
+            if ref is not None and ref == entry_id and len(ref) < MIN_HASH_PREFIX
+            else ""
+        )
+        raise NotFoundError(
+            f"{argument if ref is not None else '--id'} {entry_id!r}: no current entry has "
+            f"this id{hint}; give an id that `{PROG} entries` lists, a hash or a unique "
+            "prefix of one, or peer/id@hash"
+        )
     if len(candidates) > 1:
         named = ", ".join(
             f"{entry.kind} of {entry.peer_id}"
@@ -283,9 +354,9 @@ def _signer_of(entry: Entry) -> str | None:
     return entry.peer_id if signature_valid(key, message, signature) else None
 
 
-def sessions(reader: Reader, peer: str | None) -> Result:
-    """Sessions, oldest first."""
-    found = reader.session_summaries(peer)
+def sessions(reader: Reader, peer: str | None, last: int | None = None) -> Result:
+    """Sessions, oldest first (with `last`, only the last N started)."""
+    found = reader.session_summaries(peer) if last is None else reader.latest_sessions(last, peer)
     lines = (
         render.table(
             ["session", "peer", "app", "started", "clocks", "logs"],
@@ -308,12 +379,14 @@ def sessions(reader: Reader, peer: str | None) -> Result:
     return Result([render.record_json(session) for session in found], lines)
 
 
-def session(reader: Reader, session_id: str) -> tuple[Result, list[str]]:
-    """One session's clocks and logs, with manifests and head specs; also the lines without
-    the session's header (for the demo)."""
+def session(
+    reader: Reader, wanted: str, peer: str | None = None, root: Path | None = None
+) -> tuple[Result, list[str]]:
+    """One session's clocks and logs, with manifests and head specs (`wanted`: its id, a
+    unique prefix of it, or `latest`); also the lines without the session's header (for the
+    demo). `root`: where its logs are (None in a fleet database without --root)."""
+    session_id = lookup.session_by_id(reader, wanted, "SESSION", peer)
     found = reader.session_summaries(session_id=session_id)
-    if not found:
-        raise NotFoundError(f"no session {session_id!r}")
     clocks = reader.clocks(session_id)
     logs = reader.logs(session_id)
     value = {
@@ -321,8 +394,40 @@ def session(reader: Reader, session_id: str) -> tuple[Result, list[str]]:
         "clocks": [render.entry_json(clock) for clock in clocks],
         "logs": [render.log_json(log) for log in logs],
     }
-    header, body = render.session_lines(reader.root, found[0], clocks, logs)
+    logs_root = root if root is not None or reader.url is not None else reader.root
+    header, body = render.session_lines(logs_root, found[0], clocks, logs)
     return Result(value, [*header, "", *body]), body
+
+
+def tree(
+    reader: Reader,
+    wanted: str,
+    peer: str | None,
+    output_format: str,
+    output: Path | None,
+) -> Result:
+    """A session's frame tree and clock graph (`wanted`: its id, a unique prefix, or
+    `latest`): indented text, DOT, or a picture Graphviz renders into `output`."""
+    from . import tree as show_tree
+
+    session_id = lookup.session_by_id(reader, wanted, "SESSION", peer)
+    graph = reader.session_graph(session_id)
+    if graph is None:
+        raise NotFoundError(f"SESSION {wanted!r}: no such session")
+    value = graph.to_dict()
+    if output_format == "text":
+        return Result(value, show_tree.tree_lines(graph))
+    dot = show_tree.to_dot(graph)
+    if output_format == "dot":
+        if output is not None:
+            output.write_text(dot + "\n", encoding="utf-8")
+            return Result(value, [f"wrote {output}"])
+        return Result(value, dot.splitlines())
+    if output is None:
+        raise ValueError(f"--format {output_format} writes a file: give -o FILE")
+    show_tree.render_picture(dot, output_format, output)
+    lines = [f"wrote {output}"] + [f"warning: {warning}" for warning in graph.warnings]
+    return Result(value, lines)
 
 
 def verify(reader: Reader, disk: DiskScan | None, require_signed: bool = False) -> Result:
@@ -442,8 +547,9 @@ def db_upgrade(root: Path, url: str | None) -> Result:
 
 
 def uses(reader: Reader, entry_hash: str) -> Result:
-    """The logs whose manifests reference an entry version (by hash)."""
-    wanted = entry_hash.lower()
+    """The logs whose manifests reference an entry version (by its hash or a unique prefix)."""
+    version = lookup.entry_by_hash(reader, entry_hash, "HASH")
+    wanted = version.hash
     value = [
         {
             "session_id": log.session_id,
@@ -465,7 +571,8 @@ def uses(reader: Reader, entry_hash: str) -> Result:
             for v in value
         ],
     )
-    return Result(value, lines if value else [f"no log uses {entry_hash}"])
+    named = f"{version.kind} {version.peer_id}/{version.id}@{wanted}"
+    return Result(value, lines if value else [f"no log uses {named}"])
 
 
 def push(

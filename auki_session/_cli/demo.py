@@ -5,7 +5,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .. import DetectionLogSpec, FrameDef, HeadSpec, Peer, PoseLogSpec, SensorLogSpec, Wallet
+from .. import (
+    CameraBody,
+    DetectionLogSpec,
+    FrameDef,
+    HeadSpec,
+    Peer,
+    PoseLogSpec,
+    RegistryRef,
+    SensorLogSpec,
+    Wallet,
+)
 from .._domain.entries import REGISTRY_KINDS
 from .._domain.layout import DB_FILENAME
 from .._store.reader import Reader
@@ -16,26 +26,31 @@ __all__ = ["DEMO_APP_ID", "DEMO_ROOT", "demo", "demo_wallet", "register_demo_rob
 
 DEMO_ROOT = "auki-demo"
 DEMO_APP_ID = "galbot-ctrl"
-_CAMERA = {
-    "kind": "camera",
-    "type": "rgb",
-    "width": 1280,
-    "height": 720,
-    "frame_rate_hz": 30,
-    "image_encoding": "raw",
-    "pixel_format": "RGB8",
-    "row_stride_bytes": 3840,
-    "color_space": "sRGB",
-    "intrinsics_model": "pinhole",
-    "distortion_model": "plumb_bob",
-    "calibration": {
-        "fx": 912.5,
-        "fy": 911.8,
-        "cx": 640.2,
-        "cy": 359.7,
-        "distortion_coefficients": [0.11, -0.23, 0.0004, -0.0002, 0.07],
-    },
-}
+
+
+def _camera(frame: RegistryRef) -> CameraBody:
+    """The demo robot's head camera, calibrated, in `frame`."""
+    return {
+        "kind": "camera",
+        "type": "rgb",
+        "width": 1280,
+        "height": 720,
+        "frame_rate_hz": 30,
+        "image_encoding": "raw",
+        "pixel_format": "RGB8",
+        "row_stride_bytes": 3840,
+        "color_space": "sRGB",
+        "intrinsics_model": "pinhole",
+        "distortion_model": "plumb_bob",
+        "calibration": {
+            "fx": 912.5,
+            "fy": 911.8,
+            "cx": 640.2,
+            "cy": 359.7,
+            "distortion_coefficients": [0.11, -0.23, 0.0004, -0.0002, 0.07],
+        },
+        "frame": frame,
+    }
 
 
 def demo_wallet(root: str) -> Wallet:
@@ -52,7 +67,7 @@ def register_demo_robot(root: str) -> Peer:
     with peer.transaction():
         base = peer.register_frame("base_link", FrameDef.ros_body())
         optical = peer.register_frame("head_left_optical", FrameDef.ros_optical())
-        camera = peer.register_sensor("head_left_rgb", {**_CAMERA, "frame": optical})
+        camera = peer.register_sensor("head_left_rgb", _camera(optical))
         detector = peer.register_detector(
             "aruco_4x4", {"type": "aruco", "dictionary": "DICT_4X4_50"}, ["aruco_marker"]
         )
@@ -100,7 +115,7 @@ def demo(root: str) -> Result:
         summary = commands.summary(reader)
         found = commands.current_entries(reader, peer.peer_id, REGISTRY_KINDS, None)
         sessions = commands.sessions(reader, peer.peer_id)
-        session, session_lines = commands.session(reader, session_id)
+        session, session_lines = commands.session(reader, session_id, root=where)
         value = {
             "root": str(where),
             "peer_id": peer.peer_id,

@@ -6,10 +6,14 @@ import argparse
 from typing import NoReturn
 
 from .._domain.entries import ENTRY_KINDS
+from .._version import __version__
 from .commands import EXIT_ERROR, PROG
 from .demo import DEMO_ROOT
+from .tree import PICTURE_FORMATS
 
-__all__ = ["parser"]
+__all__ = ["LISTING_FORMATS", "parser"]
+
+LISTING_FORMATS = ("table", "json", "csv")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -17,6 +21,17 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         self.exit(EXIT_ERROR, f"{PROG}: error: {message} (see `{self.prog} --help`)\n")
+
+
+def _positive(text: str) -> int:
+    """A count of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 1")
+    return value
 
 
 def parser() -> argparse.ArgumentParser:
@@ -46,20 +61,34 @@ def parser() -> argparse.ArgumentParser:
         "Read commands never write to it.",
         parents=[common],
     )
+    top.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     commands = top.add_subparsers(
         dest="command", required=True, metavar="COMMAND", parser_class=_Parser
     )
 
-    def command(name: str, text: str) -> argparse.ArgumentParser:
-        return commands.add_parser(name, help=text, description=text, parents=[common])
+    listing = _Parser(add_help=False)
+    listing.add_argument(
+        "--format",
+        choices=LISTING_FORMATS,
+        default=argparse.SUPPRESS,
+        help="table (default), json (as --json), or csv: one row per item, nested values as "
+        "JSON text",
+    )
+
+    def command(name: str, text: str, *, lists: bool = False) -> argparse.ArgumentParser:
+        parents = [common, listing] if lists else [common]
+        return commands.add_parser(name, help=text, description=text, parents=parents)
 
     command("summary", "peers, counts per kind, sessions, logs, schema revision, file size")
-    command("peers", "every peer, with its current frames, sensors, detectors and sessions")
+    command(
+        "peers", "every peer, with its current frames, sensors, detectors and sessions", lists=True
+    )
     kinds = ENTRY_KINDS
     sub = command(
         "entries",
         "the current version of each frame, sensor and detector "
         "(clocks with --kind clock or --session)",
+        lists=True,
     )
     sub.add_argument("--peer", help="only this peer's")
     sub.add_argument("--kind", choices=kinds, help="only this kind")
@@ -68,10 +97,18 @@ def parser() -> argparse.ArgumentParser:
         "history",
         "every version ever registered, in the order first registered "
         "(clocks with --kind clock or an ID)",
+        lists=True,
     )
-    sub.add_argument("id", nargs="?", help="only this id's versions")
+    sub.add_argument(
+        "id", nargs="?", metavar="ID", help="only this id's versions (or a version's hash prefix)"
+    )
     sub.add_argument("--peer", help="only this peer's")
     sub.add_argument("--kind", choices=kinds, help="only this kind")
+    sub.add_argument(
+        "--diff",
+        action="store_true",
+        help="what changed from each version of ID to the next, field by field",
+    )
     sub = command("show", "one entry's canonical JSON, exactly as stored and hashed")
     sub.add_argument(
         "ref",
@@ -83,10 +120,40 @@ def parser() -> argparse.ArgumentParser:
     sub.add_argument("--kind", choices=kinds, help="the kind, for the current version of --id")
     sub.add_argument("--id", help="show the current version of this id")
     sub.add_argument("--session", help="the session, for a clock")
-    sub = command("sessions", "sessions, oldest first")
+    sub = command("diff", "the field-level changes from one entry version to another")
+    sub.add_argument("first", metavar="A", help="a hash (or a unique prefix), peer/id@hash, ...")
+    sub.add_argument("second", metavar="B", help="the version to compare A with, named alike")
+    sub = command("sessions", "sessions, oldest first", lists=True)
     sub.add_argument("--peer", help="only this peer's")
+    sub.add_argument("--last", type=_positive, metavar="N", help="only the N sessions started last")
     sub = command("session", "one session's clocks and logs, with manifests and head specs")
-    sub.add_argument("session_id", metavar="SESSION_ID")
+    sub.add_argument(
+        "session_id",
+        metavar="SESSION",
+        help="a session id, a unique prefix of one, or `latest` (the session started last)",
+    )
+    sub.add_argument("--peer", help="the peer, for `latest` or a prefix")
+    sub = command(
+        "tree",
+        "a session's frame tree (its pose logs) and clock graph (its time-transform logs), "
+        "with warnings: two parents, cycles, what nothing joins",
+    )
+    sub.add_argument(
+        "session_id",
+        nargs="?",
+        default="latest",
+        metavar="SESSION",
+        help="a session id, a unique prefix of one, or `latest` (the default)",
+    )
+    sub.add_argument("--peer", help="the peer, for `latest` or a prefix")
+    sub.add_argument(
+        "--format",
+        dest="tree_format",
+        choices=("text", "dot", *PICTURE_FORMATS),
+        default="text",
+        help="text (default), Graphviz DOT, or a picture rendered by Graphviz's dot (with -o)",
+    )
+    sub.add_argument("-o", "--output", metavar="FILE", help="the file to write")
     sub = command(
         "verify",
         "recompute every hash, check every signature, check manifests on disk, run SQLite's checks",
@@ -118,14 +185,23 @@ def parser() -> argparse.ArgumentParser:
     actions.add_parser(
         "check", help="exit 0 if the schema is current, 1 if it needs upgrading", parents=[common]
     )
-    sub = command("uses", "the logs whose manifests reference an entry version (by hash)")
+    sub = command(
+        "uses", "the logs whose manifests reference an entry version (by hash)", lists=True
+    )
     sub.add_argument("hash", metavar="HASH")
     sub = command(
         "push",
         "copy a robot's store into a fleet database (idempotent; safe to rerun or run at once)",
     )
-    sub.add_argument("source", metavar="ROOT", help="the robot's storage root")
-    sub.add_argument("target", metavar="URL", help="the fleet database's SQLAlchemy URL")
+    sub.add_argument(
+        "source", nargs="?", metavar="ROOT", help="the robot's storage root (or --root ROOT)"
+    )
+    sub.add_argument(
+        "target",
+        nargs="?",
+        metavar="URL",
+        help="the fleet database's URL, e.g. postgresql://user@host/fleet (or --url URL)",
+    )
     sub.add_argument(
         "--allow-unsigned",
         action="store_true",
@@ -149,6 +225,9 @@ def parser() -> argparse.ArgumentParser:
         help="check every row again, not only what changed since this store's last push to "
         "this database (for a fleet that lost rows, or to retry rows refused before)",
     )
-    sub = command("demo", f"register a demo robot into ROOT (default ./{DEMO_ROOT}) and show it")
+    sub = command(
+        "demo",
+        f"register a demo robot into ROOT (or --root ROOT; default ./{DEMO_ROOT}) and show it",
+    )
     sub.add_argument("demo_root", nargs="?", metavar="ROOT")
     return top

@@ -4,11 +4,13 @@ values for scripts."""
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from .._domain.diff import FieldChange, diff_values
 from .._domain.entries import Entry
 from .._domain.layout import log_parts
 from .._domain.logs import LogInfo
@@ -17,6 +19,8 @@ from .._store.reader import PeerSummary, SessionSummary
 
 __all__ = [
     "describe",
+    "diff_json",
+    "diff_lines",
     "entry_json",
     "entry_lines",
     "format_duration",
@@ -201,6 +205,7 @@ def entry_lines(
         headers.append("description")
         rows = []
         numbers: dict[tuple[str, str | None, str], int] = {}
+        previous: dict[tuple[str, str | None, str], Entry] = {}
         for entry in group:
             row: list[object] = [entry.kind, entry.id]
             if with_session:
@@ -217,7 +222,10 @@ def entry_lines(
                 ]
             else:
                 row.append(entry.hash)
-            row.append(describe(entry))
+            key = (entry.kind, entry.session_id, entry.id)
+            before = previous.get(key) if versions else None
+            row.append(describe(entry) if before is None else _describe_after(before, entry))
+            previous[key] = entry
             rows.append(row)
         numeric = [headers.index("v")] if versions else []
         if lines:
@@ -225,6 +233,22 @@ def entry_lines(
         lines.append(f"peer {peer_id}")
         lines += table(headers, rows, numeric=numeric, indent="  ")
     return lines
+
+
+def _describe_after(before: Entry, entry: Entry) -> str:
+    """A later version's description; when it reads as the one before's, what changed."""
+    text = describe(entry)
+    if text != describe(before):
+        return text
+    changes = diff_values(before.entry, entry.entry)
+    shown = [
+        f"{c.path} {_value(c.before)} -> {_value(c.after)}"
+        if c.change == "changed"
+        else f"{'+' if c.change == 'added' else '-'}{c.path}"
+        for c in changes[:3]
+    ]
+    more = f", {len(changes) - 3} more" if len(changes) > 3 else ""
+    return f"{text}; {', '.join(shown)}{more}"
 
 
 def peer_lines(peers: Sequence[PeerSummary]) -> list[str]:
@@ -285,16 +309,22 @@ def _log_lines(log: LogInfo, peer_id: str) -> list[str]:
 
 
 def session_lines(
-    root: Path, summary: SessionSummary, clocks: Sequence[Entry], logs: Sequence[LogInfo]
+    root: Path | None, summary: SessionSummary, clocks: Sequence[Entry], logs: Sequence[LogInfo]
 ) -> tuple[list[str], list[str]]:
-    """A session's header lines, and its clocks and logs."""
-    logs_in = Path(root, *log_parts(summary.session_id, summary.peer_id, "<resource>"))
+    """A session's header lines, and its clocks and logs; `root` is where its logs are (None
+    in a fleet database: under the robot's storage root)."""
+    parts = log_parts(summary.session_id, summary.peer_id, "<resource>")
+    logs_in = (
+        f"{Path(os.path.abspath(root), *parts)}/"
+        if root is not None
+        else f"{Path(*parts)}/ under the storage root of {summary.peer_id}"
+    )
     header = [
         f"session  {summary.session_id}",
         f"peer     {summary.peer_id}",
         f"app      {summary.app_id}",
         f"started  {summary.started_at}",
-        f"logs in  {logs_in}/",
+        f"logs in  {logs_in}",
     ]
     lines = [
         f"clocks ({len(clocks)})",
@@ -330,3 +360,60 @@ def session_lines(
 def section(title: str, lines: list[str]) -> list[str]:
     """A titled, underlined block of lines."""
     return [title, "-" * len(title), *lines, ""]
+
+
+def _version(entry: Entry) -> dict[str, Any]:
+    return {
+        "kind": entry.kind,
+        "peer_id": entry.peer_id,
+        "id": entry.id,
+        "session_id": entry.session_id,
+        "hash": entry.hash,
+        "registered_at": entry.registered_at,
+    }
+
+
+def diff_json(before: Entry, after: Entry, changes: Sequence[FieldChange]) -> dict[str, Any]:
+    """The changes from one version to another as a JSON object."""
+    return {
+        "from": _version(before),
+        "to": _version(after),
+        "changes": [change.to_dict() for change in changes],
+    }
+
+
+def _value(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
+
+
+def diff_lines(
+    before: Entry,
+    after: Entry,
+    changes: Sequence[FieldChange],
+    numbers: tuple[int, int] | None = None,
+) -> list[str]:
+    """The changes from one version to another: a header naming both, then one line per
+    field (`calibration.fx  912.5 -> 915.25`, `+ skew  0.1`, `- skew  0.1`)."""
+    first, second = ("", "") if numbers is None else (f"v{numbers[0]} ", f"v{numbers[1]} ")
+    same = (before.kind, before.peer_id, before.id) == (after.kind, after.peer_id, after.id)
+    name = f"{before.kind} {before.peer_id}/{before.id}"
+    header = (
+        f"{name}: {first}{before.hash} -> {second}{after.hash}"
+        if same
+        else f"{name}@{before.hash} -> {after.kind} {after.peer_id}/{after.id}@{after.hash}"
+    )
+    if not changes:
+        return [header, "  no changes (the same version)"]
+    width = max(len(change.path) for change in changes)
+    lines = [header]
+    for change in changes:
+        if change.change == "added":
+            text = f"+ {change.path.ljust(width)}  {_value(change.after)}"
+        elif change.change == "removed":
+            text = f"- {change.path.ljust(width)}  {_value(change.before)}"
+        else:
+            text = (
+                f"~ {change.path.ljust(width)}  {_value(change.before)} -> {_value(change.after)}"
+            )
+        lines.append(f"  {text}")
+    return lines

@@ -45,20 +45,36 @@ def rust_str_debug(value: str) -> str:
     return '"' + "".join(_rust_escape(char, '"') for char in value) + '"'
 
 
+_ADVICE = {
+    "empty": 'give a non-empty id, such as "base_link"',
+    "character": "ids may not hold whitespace, '>' or '@': use '_' or '-' instead",
+    "segment": "each part between '/' must be a name, not empty, '.' or '..'",
+}
+
+
+def _invalid(argument: str, value: str, sdk_message: str, advice: str) -> InvalidIdError:
+    """The error for an id breaking a rule: the argument and the id, the Rust SDK's exact
+    words, and what to do."""
+    shown = f"{argument} {rust_str_debug(value)}" if value else argument
+    return InvalidIdError(f"{shown}: {sdk_message} ({_ADVICE[advice]})", sdk_message)
+
+
 def validate_id(value: object, argument: str = "id") -> str:
     """Return `value` if it is a valid registry id, else raise `InvalidIdError`."""
     if not isinstance(value, str):
         raise ArgumentTypeError(f"{argument} must be a str, got {type(value).__name__}")
     value = str.__str__(value)  # exact: a subclass's comparisons are not consulted
     if not value:
-        raise InvalidIdError("registry id is empty")
+        raise _invalid(argument, value, "registry id is empty", "empty")
     if not _DISALLOWED.isdisjoint(value):
         bad = next(c for c in value if c in _DISALLOWED)
-        raise InvalidIdError(f"registry id contains disallowed character {rust_char_debug(bad)}")
+        sdk = f"registry id contains disallowed character {rust_char_debug(bad)}"
+        raise _invalid(argument, value, sdk, "character")
     if "/" in value or value in _RESERVED_SEGMENTS:
         for segment in value.split("/"):
             if segment in _RESERVED_SEGMENTS:
-                raise InvalidIdError(f'registry id contains reserved path segment "{segment}"')
+                sdk = f'registry id contains reserved path segment "{segment}"'
+                raise _invalid(argument, value, sdk, "segment")
     return value
 
 
@@ -83,5 +99,8 @@ def validate_peer_id(value: object, argument: str = "peer_id") -> str:
     """Return `value` if it is a usable peer id: a registry id without `/`."""
     value = validate_id(value, argument)
     if "/" in value:
-        raise InvalidIdError(f"{argument} must not contain '/': {value!r}")
+        raise InvalidIdError(
+            f"{argument} {rust_str_debug(value)} must not contain '/' (a peer id is one "
+            "libp2p id, such as 12D3KooW..., or a plain name)"
+        )
     return value

@@ -11,6 +11,7 @@ from ..errors import ArgumentTypeError, InvalidEntryError
 from .bodies import I64_MAX, U32_MAX, BodyReader, check_int, describe, exact
 from .ids import validate_id
 from .refs import LogRef, RegistryRef, as_log_ref, as_registry_ref
+from .typed import Cadence, LogRefLike, PoseSource, RefLike, TimeTransformSource
 
 __all__ = [
     "DetectionLogSpec",
@@ -160,12 +161,12 @@ class SensorLogSpec:
 
     def __init__(
         self,
-        sensor: object,
-        clock: object,
-        head: object,
+        sensor: RefLike,
+        clock: RefLike,
+        head: HeadSpec,
         segment_duration_ns: int,
         retention_ns: int,
-        frame: object = None,
+        frame: RefLike | None = None,
     ) -> None:
         segment_duration_ns, retention_ns = _durations(
             "SensorLogSpec", segment_duration_ns, retention_ns
@@ -195,13 +196,13 @@ class PoseLogSpec:
 
     def __init__(
         self,
-        from_frame: object,
-        to_frame: object,
-        clock: object,
-        source: object,
+        from_frame: RefLike,
+        to_frame: RefLike,
+        clock: RefLike,
+        source: PoseSource,
         writer_mode: WriterMode,
         expected_rate_hz: int,
-        head: object,
+        head: HeadSpec,
         segment_duration_ns: int,
         retention_ns: int,
     ) -> None:
@@ -238,10 +239,10 @@ class TimeTransformLogSpec:
 
     def __init__(
         self,
-        from_clock: object,
-        to_clock: object,
-        source: object,
-        head: object,
+        from_clock: RefLike,
+        to_clock: RefLike,
+        source: TimeTransformSource,
+        head: HeadSpec,
         segment_duration_ns: int,
         retention_ns: int,
     ) -> None:
@@ -273,16 +274,16 @@ class DetectionLogSpec:
 
     def __init__(
         self,
-        detector: object,
-        input_log: object,
-        input_sensor: object,
-        clock: object,
-        head: object,
+        detector: RefLike,
+        input_log: LogRefLike,
+        input_sensor: RefLike,
+        clock: RefLike,
+        head: HeadSpec,
         segment_duration_ns: int,
         retention_ns: int,
         *,
         instance_id: str | None = None,
-        cadence: object = None,
+        cadence: Cadence | None = None,
     ) -> None:
         segment_duration_ns, retention_ns = _durations(
             "DetectionLogSpec", segment_duration_ns, retention_ns

@@ -3,6 +3,7 @@ a server database's (PostgreSQL through psycopg 3), behind the same SQLAlchemy l
 
 from __future__ import annotations
 
+import importlib.util
 import sqlite3
 from pathlib import Path
 from typing import Any, Literal
@@ -11,8 +12,11 @@ from urllib.parse import quote
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.dialects import registry
 from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
 from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection, QueuePool
+
+from ..errors import ConfigurationError
 
 __all__ = [
     "BUSY_TIMEOUT_MS",
@@ -22,6 +26,7 @@ __all__ = [
     "for_writing",
     "make_engine",
     "make_server_engine",
+    "server_url",
 ]
 
 BUSY_TIMEOUT_MS = 60_000
@@ -124,15 +129,57 @@ def make_engine(path: Path, *, readonly: bool = False, immutable: bool = False) 
     return engine
 
 
+_DRIVERS = {"postgresql": ("psycopg", "psycopg"), "sqlite": ("pysqlite", "sqlite3")}
+"""The databases a store can live in: backend -> (the driver we use, the module it imports)."""
+_EXAMPLE = "postgresql://user@host:5432/fleet or sqlite:////path/to/fleet.db"
+
+
+def server_url(url: str) -> URL:
+    """A database URL checked before anything connects: a SQLAlchemy URL of a database we
+    support (`postgres://` and `postgresql://` meaning PostgreSQL through psycopg 3), whose
+    driver is installed. Raises ConfigurationError saying what is wrong and what to do."""
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError, TypeError):
+        raise ConfigurationError(
+            f"database URL {url!r} is not a URL: write it as {_EXAMPLE}"
+        ) from None
+    backend, _, driver = parsed.drivername.partition("+")
+    backend = "postgresql" if backend == "postgres" else backend
+    if backend not in _DRIVERS:
+        raise ConfigurationError(
+            f"database URL {describe(parsed)}: auki-session stores into PostgreSQL or SQLite, "
+            f"not {backend!r}: write it as {_EXAMPLE}"
+        )
+    ours, module = _DRIVERS[backend]
+    if driver not in ("", ours):
+        raise ConfigurationError(
+            f"database URL {describe(parsed)}: the {driver!r} driver is not supported; "
+            f"write {backend}:// (or {backend}+{ours}://)"
+        )
+    if importlib.util.find_spec(module) is None:
+        raise ConfigurationError(
+            f"database URL {describe(parsed)}: the {module} driver is not installed: "
+            "pip install 'auki-session[postgresql]'"
+        )
+    return parsed.set(drivername=f"{backend}+{ours}")
+
+
+def describe(url: URL) -> str:
+    """A parsed URL with any password hidden, for messages."""
+    return url.render_as_string(hide_password=True)
+
+
 def describe_url(url: str) -> str:
     """The URL with any password hidden, for messages."""
-    return make_url(url).render_as_string(hide_password=True)
+    return describe(server_url(url))
 
 
 def make_server_engine(url: str) -> Engine:
-    """An engine for a URL such as `postgresql+psycopg://user@host/db`; a `sqlite:///path`
-    URL gets the store's own SQLite engine (pragmas, BEGIN IMMEDIATE for writes)."""
-    parsed = make_url(url)
+    """An engine for a URL such as `postgresql://user@host/db` (PostgreSQL through psycopg 3);
+    a `sqlite:///path` URL gets the store's own SQLite engine (pragmas, BEGIN IMMEDIATE for
+    writes)."""
+    parsed = server_url(url)
     if parsed.get_backend_name() == "sqlite" and parsed.database:
         return make_engine(Path(parsed.database))
-    return create_engine(url, pool_pre_ping=True, pool_size=4, max_overflow=-1)
+    return create_engine(parsed, pool_pre_ping=True, pool_size=4, max_overflow=-1)

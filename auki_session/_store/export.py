@@ -52,6 +52,13 @@ def export_plan(reader: Reader) -> tuple[list[tuple[Path, bytes]], list[tuple[Pa
 def export(reader: Reader, dest: Path) -> ExportReport:
     """Write every entry version and manifest under `dest`; files already there with the same
     bytes are kept, and a differing file stops the export before anything is written."""
+    for path in (dest, *dest.parents):
+        if path.exists() and not path.is_dir():
+            where = "is a file" if path == dest else f"is inside {path}, which is a file"
+            raise NotADirectoryError(
+                f"export destination {dest} {where}, not a directory: give a new directory, "
+                "or one an earlier export wrote"
+            )
     files, manifests = export_plan(reader)
     pending: list[tuple[Path, bytes]] = []
     conflicts: list[Path] = []
@@ -69,7 +76,8 @@ def export(reader: Reader, dest: Path) -> ExportReport:
     if conflicts:
         more = f" and {len(conflicts) - 1} more" if len(conflicts) > 1 else ""
         raise FileExistsError(
-            f"{conflicts[0]}{more}: already exists with other content; refusing to overwrite"
+            f"{conflicts[0]}{more}: already exists with other content; refusing to overwrite "
+            "(export into a new directory, or remove the differing files)"
         )
     make_root(dest)
     with Directory.open(dest) as top:

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from .._domain.entries import REGISTRY_KINDS, Entry, EntryKind, RegistryKind
+from .._domain.frame_tree import SessionGraph, build_graph
 from .._domain.identity import key_peer_id
 from .._domain.layout import DB_FILENAME, log_parts
 from .._domain.logs import LogInfo
@@ -192,7 +193,7 @@ class Reader:
         row = self.run.one(sql.ENTRY, (entry_hash,))
         return None if row is None else _entry(row)
 
-    def entries_by_hash_prefix(self, prefix: str, limit: int = 2) -> list[Entry]:
+    def entries_by_hash_prefix(self, prefix: str, limit: int = 10) -> list[Entry]:
         """Versions whose hash starts with `prefix` (lowercase hex), at most `limit`."""
         rows = self.run.all(sql.ENTRY_PREFIX, (prefix, prefix + "g", limit))
         return [_entry(row) for row in rows]
@@ -246,6 +247,17 @@ class Reader:
         row = self.run.one(sql.SESSION, (session_id,))
         return None if row is None else SessionInfo(*row)
 
+    def sessions_by_prefix(self, prefix: str, limit: int = 10) -> list[SessionInfo]:
+        """Sessions whose id starts with `prefix` in any case, by id, at most `limit`."""
+        rows = self.run.all(sql.SESSION_PREFIX, (prefix.lower(), len(prefix), limit))
+        return [SessionInfo(*row) for row in rows]
+
+    def latest_sessions(self, count: int, peer_id: str | None = None) -> list[SessionSummary]:
+        """The `count` sessions (of a peer) started last, oldest first, with their counts."""
+        names, values = _filters(peer_id=peer_id)
+        rows = self.run.all(sql.latest_sessions(*names), (*values, count))
+        return [SessionSummary(*row) for row in reversed(rows)]
+
     def session_summaries(
         self, peer_id: str | None = None, session_id: str | None = None
     ) -> list[SessionSummary]:
@@ -253,6 +265,16 @@ class Reader:
         names, values = _filters(peer_id=peer_id, session_id=session_id)
         rows = self.run.all(sql.session_summaries(*names), values)
         return [SessionSummary(*row) for row in rows]
+
+    def session_graph(self, session_id: str) -> SessionGraph | None:
+        """A session's frame tree and clock graph: its peer's current frames and the
+        session's clocks, joined by its pose and time-transform logs (None: no session)."""
+        session = self.session(session_id)
+        if session is None:
+            return None
+        frames = [e.id for e in self.current_entries(session.peer_id, "frame")]
+        clocks = [e.id for e in self.clocks(session_id)]
+        return build_graph(session_id, session.peer_id, frames, clocks, self.logs(session_id))
 
     def logs(self, session_id: str | None = None) -> list[LogInfo]:
         """Every log (or one session's), in the order registered."""

@@ -85,6 +85,7 @@ __all__ = [
     "SAVEPOINT",
     "SESSION",
     "SESSION_ENTRY",
+    "SESSION_PREFIX",
     "SESSION_RESOURCES",
     "TABLE_COUNTS",
     "UNBOUND_PEERS",
@@ -98,6 +99,7 @@ __all__ = [
     "current_entries",
     "history",
     "insert_for",
+    "latest_sessions",
     "log_list",
     "peer_summaries",
     "session_list",
@@ -456,16 +458,53 @@ session_list = _filtered(
 )
 """Sessions, oldest first (ULIDs sort by time) (filters: `peer_id`, `session_id`)."""
 SESSION = session_list("session_id")
-session_summaries = _filtered(
-    "session_summaries",
-    sessions,
-    lambda: select(
+SESSION_PREFIX = Statement(
+    "session_prefix",
+    ("prefix", "length", "limit"),
+    lambda _: (
+        select(*_SESSION_COLUMNS)
+        .where(
+            func.lower(func.substr(sessions.c.session_id, 1, bindparam("length")))
+            == bindparam("prefix")
+        )
+        .order_by(sessions.c.session_id)
+        .limit(bindparam("limit"))
+    ),
+)
+"""Sessions whose id starts with a prefix, in any case (`prefix` lowercase, `length` its
+length), at most `limit`."""
+
+
+def _session_summaries() -> Select[Any]:
+    return select(
         *_SESSION_COLUMNS,
         select(func.count()).where(clocks.c.session_id == sessions.c.session_id).scalar_subquery(),
         select(func.count()).where(logs.c.session_id == sessions.c.session_id).scalar_subquery(),
-    ).order_by(sessions.c.session_id),
+    )
+
+
+session_summaries = _filtered(
+    "session_summaries",
+    sessions,
+    lambda: _session_summaries().order_by(sessions.c.session_id),
 )
 """Sessions with how many clocks and logs each holds (filters as `session_list`'s)."""
+
+
+@functools.cache
+def latest_sessions(*filters: str) -> Statement:
+    """The `limit` sessions started last (filter: `peer_id`), newest first, with their clock
+    and log counts."""
+    return Statement(
+        f"latest_sessions{filters}",
+        (*filters, "limit"),
+        lambda _: (
+            _session_summaries()
+            .where(*_equal(sessions, filters))
+            .order_by(sessions.c.started_at.desc(), sessions.c.session_id.desc())
+            .limit(bindparam("limit"))
+        ),
+    )
 
 
 def _logs() -> Select[Any]:

@@ -217,7 +217,7 @@ def open_store(
         try:
             make_root(root)
         except OSError as error:
-            raise StoreError(f"{root}: cannot create the storage root: {error}") from error
+            raise StoreError(_root_problem(root, error)) from error
         engine = make_engine(root / DB_FILENAME)
     try:
         if readonly:
@@ -231,11 +231,47 @@ def open_store(
             _repair_mirror(root, url, engine)
     except DBAPIError as error:
         engine.dispose()
+        problem = None if url is not None or readonly else _file_problem(root)
+        if problem is not None:
+            raise StoreError(problem) from error
         raise database_error(where, "cannot open the store", error) from error
     except BaseException:
         engine.dispose()
         raise
     return Store(root, engine, url=url, readonly=readonly)
+
+
+def _root_problem(root: Path, error: OSError) -> str:
+    """Why a storage root cannot be created, and what to do: a file in the way, or a
+    directory that is not writable."""
+    for path in (root, *root.parents):
+        if path.exists() and not path.is_dir():
+            where = "is a file" if path == root else f"is inside {path}, which is a file"
+            return (
+                f"storage root {root} {where}, not a directory: choose another storage root, "
+                "or move the file away"
+            )
+    if isinstance(error, PermissionError):
+        return (
+            f"storage root {root} cannot be created: {error.filename or root} is not writable "
+            "(choose a writable place, or fix its permissions)"
+        )
+    return f"storage root {root} cannot be created: {error.strerror or error}"
+
+
+def _file_problem(root: Path) -> str | None:
+    """Why SQLite cannot open or create the root's database file, when it is something the
+    user can fix: the file's name taken by a directory, or a root that is not writable."""
+    path = root / DB_FILENAME
+    if path.is_dir():
+        return f"{path} is a directory, not a database file: move it away"
+    if not os.access(root, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        return (
+            f"{path}: the storage root is not writable, so the store cannot be opened for "
+            "writing (fix its permissions, or open it read-only: "
+            "with_storage_root(path, read_only=True), or the read commands of auki-session)"
+        )
+    return None
 
 
 def _location(root: Path, url: str | None) -> Location:
