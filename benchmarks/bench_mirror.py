@@ -48,7 +48,7 @@ def _raw_write(directory: Path, dir_fd: int, name: str, data: bytes) -> None:
 
 
 def _registration(base: Path, batch: int, rounds: int) -> list[Result]:
-    on = Peer(PEER_ID, "bench").with_storage_root(base / "on")
+    on = Peer(PEER_ID, "bench").with_storage_root(base / "on").with_registry_mirror(True)
     off = Peer(PEER_ID, "bench").with_storage_root(base / "off").with_registry_mirror(False)
     frames = [p.register_frame("head_left_cam_optical", FrameDef.ros_optical()) for p in (on, off)]
     raw_root = base / "raw"
