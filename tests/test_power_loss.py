@@ -16,6 +16,7 @@ import os
 import pickle
 import random
 import shutil
+import sqlite3
 import subprocess
 import sys
 import time
@@ -124,6 +125,17 @@ def check(cut: Cut, where: Path, durability: str) -> None:
 
     code = main(["--root", str(root), "--json", "verify"])
     assert code == 0, f"cut {cut.index}: verify found problems after the store was reopened"
+    # The registry mirror after the reopen: a file for exactly the versions the database holds
+    # (verify checked their bytes), never one for a version it does not hold.
+    connection = sqlite3.connect(f"file:{root / 'auki_session.db'}?mode=ro", uri=True)
+    try:
+        versions = {row[0] for row in connection.execute("SELECT hash FROM entries")}
+    finally:
+        connection.close()
+    files = {path.stem for path in (root / "registries").rglob("*.json")}
+    assert files == versions, f"cut {cut.index}: mirror files {files ^ versions} out of step"
+    temporary = list((root / "registries").rglob(".*.tmp"))
+    assert not temporary, f"cut {cut.index}: temporary files left: {temporary}"
     pending = root / ".auki_session" / "pending"
     left = sorted(p.name for p in pending.iterdir()) if pending.exists() else []
     assert not left, f"cut {cut.index}: journal left: {left}"
