@@ -110,3 +110,21 @@ def test_readme_example_runs(
         # Padded so that a traceback names the README's own line numbers.
         source = "\n" * (block.line - 1) + block.code
         exec(compile(source, "README.md", "exec"), namespace)
+
+
+def _anchor(heading: str) -> str:
+    """The anchor GitHub gives a heading."""
+    text = re.sub(r"[^\w\- ]", "", heading.strip().lower())
+    return text.replace(" ", "-")
+
+
+def test_the_readme_links_only_to_what_is_shipped() -> None:
+    text = README.read_text(encoding="utf-8")
+    anchors = {
+        _anchor(line.lstrip("#")) for line in text.splitlines() if re.match(r"#{1,6} ", line)
+    }
+    for target in re.findall(r"\]\(([^)\s]+)\)", text):
+        if target.startswith("#"):
+            assert target[1:] in anchors, f"README links to a missing heading {target}"
+        elif "://" not in target:
+            assert (README.parent / target).exists(), f"README links to a missing {target}"
