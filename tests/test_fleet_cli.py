@@ -78,3 +78,16 @@ def test_an_unreachable_fleet_is_a_one_line_error(
     assert main(["--url", url, "peers"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("auki-session: error: ") and err.count("\n") == 1
+
+
+def test_push_to_a_database_that_does_not_exist_is_one_line_and_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], server_url: str | None
+) -> None:
+    if server_url is None:
+        pytest.skip("no PostgreSQL server")
+    make_robot(tmp_path / "a", "robot-a")
+    missing = server_url.rsplit("/", 1)[0] + "/auki_no_such_database_here"
+    assert main(["push", str(tmp_path / "a"), missing]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1, err
+    assert "cannot open the fleet database" in err and "does not exist" in err

@@ -58,7 +58,7 @@ from . import migrate
 from .bulk import insert_rows
 from .engines import describe_url, for_writing, make_server_engine
 from .statements import insert_for
-from .store import open_store
+from .store import database_error, open_store
 from .tables import (
     clocks,
     entries,
@@ -279,10 +279,21 @@ def push_store(root: Path, url: str, options: PushOptions | None = None) -> Push
             "first (nothing was pushed)"
         )
     target = make_server_engine(url)
+    where = describe_url(url)
     try:
-        migrate.ensure_schema(target, describe_url(url))
+        try:
+            migrate.ensure_schema(target, where)
+        except DBAPIError as error:
+            raise database_error(where, "cannot open the fleet database", error) from None
         authority = _Authority(options or PushOptions(), store_digest(identity))
-        return push(source.engine, target, authority, full=authority.options.full)
+        try:
+            return push(source.engine, target, authority, full=authority.options.full)
+        except DBAPIError as error:
+            raise database_error(
+                where,
+                "the push stopped (what it committed stays; run it again to resume)",
+                error,
+            ) from None
     finally:
         target.dispose()
         source.close()
