@@ -213,3 +213,55 @@ def main(run: Callable[[bool], list[Result]], title: str) -> None:
     args = parser.parse_args()
     print(machine())
     print_results(title, run(args.quick))
+
+
+def robot_sensors(pid: str, prefix: str, frames: list[Any], add: Callable[[Any], Any]) -> list[Any]:
+    """A benchmark robot's sensors and detectors, each passed to `add` (which stores a
+    CanonicalEntry and returns it): 100 cameras x 3 versions in frames[0:100], 100 lidars in
+    frames[100:200], 100 joint encoders, 80 scalars, 100 ArUco detectors x 2 versions; ids start
+    with `prefix`. Returns the refs of the cameras' last versions."""
+    from auki_session._domain.entries import detector_entry, sensor_entry
+
+    cameras = []
+    for i in range(100):
+        for version in range(3):
+            ref = add(sensor_entry(pid, f"{prefix}cam_{i:03d}", camera_body(frames[i], version)))
+        cameras.append(ref.ref)
+    for i in range(100):
+        body: dict[str, Any] = {
+            "kind": "rangefinder",
+            "type": "lidar",
+            "fields": [
+                {"name": axis, "offset": 4 * n, "datatype": "float32", "count": 1}
+                for n, axis in enumerate("xyz")
+            ],
+            "point_step": 16,
+            "is_bigendian": False,
+            "frame_rate_hz": 10 + i % 10,
+            "frame": frames[100 + i],
+        }
+        add(sensor_entry(pid, f"{prefix}lidar_{i:03d}", body))
+    for i in range(100):
+        body = {
+            "kind": "joint_encoders",
+            "type": "arm",
+            "joint_count": 7,
+            "frame_rate_hz": 100,
+            "frame": frames[i],
+        }
+        add(sensor_entry(pid, f"{prefix}joints_{i:03d}", body))
+    for i in range(80):
+        body = {"kind": "scalar", "type": "battery", "unit": "volt", "expected_rate_hz": 1 + i}
+        add(sensor_entry(pid, f"{prefix}scalar_{i:03d}", body))
+    for i in range(100):
+        for version in range(2):
+            add(
+                detector_entry(
+                    pid,
+                    f"{prefix}aruco_{i:03d}",
+                    {"type": "aruco", "dictionary": f"DICT_{4 + version}X{4 + version}_50"},
+                    ["pose"],
+                    [{"sensor_kind": "camera", "sensor_type": "rgb"}],
+                )
+            )
+    return cameras

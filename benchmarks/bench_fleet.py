@@ -62,9 +62,7 @@ from auki_session._domain.clocks import MONOTONIC_BODY, UTC_BODY, auto_clock_ids
 from auki_session._domain.entries import (
     CanonicalEntry,
     clock_entry,
-    detector_entry,
     frame_entry,
-    sensor_entry,
 )
 from auki_session._domain.logs import plan_log
 from auki_session._store import migrate
@@ -74,7 +72,7 @@ from auki_session._store.reader import Reader
 from auki_session._store.store import Store, close_all, open_store
 from auki_session._store.tables import metadata
 
-from ._harness import BENCH_DIR, Result, camera_body, main, scratch
+from ._harness import BENCH_DIR, Result, main, robot_sensors, scratch
 
 TITLE = "7. fleet: robot stores pushed into PostgreSQL, and the fleet read back"
 BUILD = "f1"
@@ -187,48 +185,7 @@ def _block_rows(task: tuple[int, int, int]) -> Rows:
     frames = [
         add(frame_entry(pid, f"{prefix}link_{i:03d}", PRESETS[i % 4])).ref for i in range(200)
     ]
-    cameras: list[RegistryRef] = []
-    for i in range(100):
-        for version in range(3):
-            ref = add(sensor_entry(pid, f"{prefix}cam_{i:03d}", camera_body(frames[i], version)))
-        cameras.append(ref.ref)
-    for i in range(100):
-        body: dict[str, Any] = {
-            "kind": "rangefinder",
-            "type": "lidar",
-            "fields": [
-                {"name": axis, "offset": 4 * n, "datatype": "float32", "count": 1}
-                for n, axis in enumerate("xyz")
-            ],
-            "point_step": 16,
-            "is_bigendian": False,
-            "frame_rate_hz": 10 + i % 10,
-            "frame": frames[100 + i],
-        }
-        add(sensor_entry(pid, f"{prefix}lidar_{i:03d}", body))
-    for i in range(100):
-        body = {
-            "kind": "joint_encoders",
-            "type": "arm",
-            "joint_count": 7,
-            "frame_rate_hz": 100,
-            "frame": frames[i],
-        }
-        add(sensor_entry(pid, f"{prefix}joints_{i:03d}", body))
-    for i in range(80):
-        body = {"kind": "scalar", "type": "battery", "unit": "volt", "expected_rate_hz": 1 + i}
-        add(sensor_entry(pid, f"{prefix}scalar_{i:03d}", body))
-    for i in range(100):
-        for version in range(2):
-            add(
-                detector_entry(
-                    pid,
-                    f"{prefix}aruco_{i:03d}",
-                    {"type": "aruco", "dictionary": f"DICT_{4 + version}X{4 + version}_50"},
-                    ["pose"],
-                    [{"sensor_kind": "camera", "sensor_type": "rgb"}],
-                )
-            )
+    cameras: list[RegistryRef] = robot_sensors(pid, prefix, frames, add)
     sessions: list[tuple[Any, ...]] = []
     clocks: list[tuple[Any, ...]] = []
     logs: list[tuple[Any, ...]] = []

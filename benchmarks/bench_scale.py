@@ -31,15 +31,20 @@ from auki_session._domain.clocks import MONOTONIC_BODY, UTC_BODY, auto_clock_ids
 from auki_session._domain.entries import (
     CanonicalEntry,
     clock_entry,
-    detector_entry,
     frame_entry,
-    sensor_entry,
 )
 from auki_session._domain.logs import plan_log
 from auki_session._store import migrate
 from auki_session._store.store import close_all
 
-from ._harness import BENCH_DIR, ENTRY_COLUMNS, Result, camera_body, main, raw_connection
+from ._harness import (
+    BENCH_DIR,
+    ENTRY_COLUMNS,
+    Result,
+    main,
+    raw_connection,
+    robot_sensors,
+)
 
 TITLE = "4. scale: 1,000,000 entries (1,000 peers), 100,000 logs"
 ENTRIES_PER_PEER = 1000
@@ -85,48 +90,7 @@ def _peer_rows(index: int) -> dict[str, list[tuple[Any, ...]]]:
         return entry
 
     frames = [add(frame_entry(pid, f"base/link_{i:03d}", PRESETS[i % 4])).ref for i in range(200)]
-    cameras: list[RegistryRef] = []
-    for i in range(100):
-        for version in range(3):
-            ref = add(sensor_entry(pid, f"cam_{i:03d}", camera_body(frames[i], version))).ref
-        cameras.append(ref)
-    for i in range(100):
-        body = {
-            "kind": "rangefinder",
-            "type": "lidar",
-            "fields": [
-                {"name": axis, "offset": 4 * n, "datatype": "float32", "count": 1}
-                for n, axis in enumerate("xyz")
-            ],
-            "point_step": 16,
-            "is_bigendian": False,
-            "frame_rate_hz": 10 + i % 10,
-            "frame": frames[100 + i],
-        }
-        add(sensor_entry(pid, f"lidar_{i:03d}", body))
-    for i in range(100):
-        body = {
-            "kind": "joint_encoders",
-            "type": "arm",
-            "joint_count": 7,
-            "frame_rate_hz": 100,
-            "frame": frames[i],
-        }
-        add(sensor_entry(pid, f"joints_{i:03d}", body))
-    for i in range(80):
-        body = {"kind": "scalar", "type": "battery", "unit": "volt", "expected_rate_hz": 1 + i}
-        add(sensor_entry(pid, f"scalar_{i:03d}", body))
-    for i in range(100):
-        for version in range(2):
-            add(
-                detector_entry(
-                    pid,
-                    f"aruco_{i:03d}",
-                    {"type": "aruco", "dictionary": f"DICT_{4 + version}X{4 + version}_50"},
-                    ["pose"],
-                    [{"sensor_kind": "camera", "sensor_type": "rgb"}],
-                )
-            )
+    cameras: list[RegistryRef] = robot_sensors(pid, "", frames, add)
     sessions: list[tuple[Any, ...]] = []
     clocks: list[tuple[Any, ...]] = []
     logs: list[tuple[Any, ...]] = []
