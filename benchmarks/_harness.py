@@ -30,7 +30,9 @@ class Result:
 
     `kind` says how the target reads: "max_ratio" (figure/baseline must not exceed `target`),
     "min_ratio" (baseline/figure, i.e. a speed-up, must reach `target`), "min_rate" (the figure
-    itself, a rate, must reach `target`) or "info" (no target).
+    itself, a rate, must reach `target`), "max_value" (the figure itself must not exceed
+    `target`, in its own unit; a baseline, when given, stands beside it for scale) or "info"
+    (no target).
     """
 
     name: str
@@ -56,13 +58,15 @@ class Result:
             return None
         if self.kind == "min_rate":
             return self.figure >= self.target
+        if self.kind == "max_value":
+            return self.figure <= self.target
         ratio = self.ratio
         if ratio is None:
             return None
         return ratio <= self.target if self.kind == "max_ratio" else ratio >= self.target
 
     def render(self) -> str:
-        figure = f"{_num(self.figure)} {self.unit}"
+        figure = f"{_num(self.figure, self.unit)} {self.unit}"
         if self.baseline is not None:
             base = f"{self.baseline_name} {_num(self.baseline)} {self.unit}"
         else:
@@ -71,6 +75,9 @@ class Result:
         if self.kind == "min_rate":
             shown = ""
             goal = f">= {_num(self.target or 0)} {self.unit}"
+        elif self.kind == "max_value":
+            shown = f"{ratio:.2f}x" if ratio is not None else ""
+            goal = f"<= {_num(self.target or 0, self.unit)} {self.unit}"
         elif ratio is None:
             shown, goal = "", ""
         elif self.kind == "min_ratio":
@@ -82,7 +89,9 @@ class Result:
         return line + (f"\n      ({self.note})" if self.note else "")
 
 
-def _num(value: float) -> str:
+def _num(value: float, unit: str = "") -> str:
+    if value == int(value) and unit not in ("s", "ms", "us", "MiB", "us/op"):
+        return f"{int(value):,}"  # a count
     if value >= 1000:
         return f"{value:,.0f}"
     if value >= 100:

@@ -116,40 +116,6 @@ QUICK = Sizes(20, 50, 20, 2, 10, 3)
 PRODUCTION = Sizes(200, 50, 100, 10, 10, 3)
 
 
-@dataclass(frozen=True, slots=True)
-class Absolute(Result):
-    """A figure with an absolute ceiling: `target`, in the figure's own unit. The baseline, when
-    given, stands beside it for scale (its ratio is shown) but decides nothing."""
-
-    @property
-    def met(self) -> bool | None:
-        return None if self.target is None else self.figure <= self.target
-
-    def render(self) -> str:
-        whole = self.figure == int(self.figure) and self.unit not in ("s", "ms", "MiB")
-        figure = f"{int(self.figure) if whole else _num(self.figure)} {self.unit}"
-        base = ""
-        if self.baseline is not None:
-            base = f"{self.baseline_name} {_num(self.baseline)} {self.unit}"
-        ratio = self.ratio
-        shown = f"{ratio:.2f}x" if ratio is not None else ""
-        limit = self.target or 0
-        goal = f"<= {int(limit) if whole else _num(limit)} {self.unit}"
-        verdict = {True: "MET", False: "MISSED", None: ""}[self.met]
-        line = f"  {self.name:<44} {figure:>18}  {base:<34} {shown:>12}  {goal:<14} {verdict}"
-        return line + (f"\n      ({self.note})" if self.note else "")
-
-
-def _num(value: float) -> str:
-    if value >= 1000:
-        return f"{value:,.0f}"
-    if value >= 100:
-        return f"{value:.0f}"
-    if value >= 10:
-        return f"{value:.1f}"
-    return f"{value:.2f}"
-
-
 # --- robot stores -------------------------------------------------------------------------------
 
 
@@ -752,13 +718,13 @@ def first_and_again(sizes: Sizes, quick: bool) -> list[Result]:
             _seconds(lambda: raw_counts(db, raw_dsn, peer_id(90000))) for _ in range(3)
         )
         results.append(
-            Absolute(
+            Result(
                 "re-push of the unchanged store",
                 statistics.median(again),
                 "s",
                 counted,
                 "raw count query",
-                kind="absolute",
+                kind="max_value",
                 target=1.0,
                 note=f"median of {len(again)}; the ceiling is absolute, the raw count query "
                 "(each store table counted, and the fleet's rows of its peer) is for scale",
@@ -895,13 +861,13 @@ def verify_fleet(fleet: str, entries: int, quick: bool) -> list[Result]:
             target=1.2,
             note=f"{size}; verify exit status {status}; both are whole subprocesses",
         ),
-        Absolute(
+        Result(
             "verify --url: peak RSS",
             peak,
             "MiB",
             raw_peak,
             "raw streaming check's",
-            kind="absolute",
+            kind="max_value",
             target=100,
             note="the child's own rusage (ru_maxrss via a small launcher process)",
         ),
@@ -1070,11 +1036,11 @@ def _explained(raw: psycopg.Connection[Any], name: str, sent: list[tuple[str, An
             if node["Node Type"] == "Seq Scan" and relation in FLEET_TABLES:
                 scans += 1
         shown.append(" > ".join(nodes))
-    return Absolute(
+    return Result(
         f"EXPLAIN {name}",
         scans,
         "seq scans",
-        kind="absolute",
+        kind="max_value",
         target=0,
         note=f"Seq Scans of {'/'.join(FLEET_TABLES)} counted; {len(shown)} statement(s): "
         + " | ".join(shown),
@@ -1104,13 +1070,13 @@ def cli_cost(quick: bool) -> list[Result]:
     cli, bare, alchemy = (statistics.median(values) for values in samples)
     drop_database(name)
     return [
-        Absolute(
+        Result(
             "CLI `--url URL peers`, one-robot fleet",
             cli,
             "s",
             bare,
             "python -c pass",
-            kind="absolute",
+            kind="max_value",
             target=0.25,
             note=f"median of {rounds}, whole process; the ceiling is absolute",
         ),
