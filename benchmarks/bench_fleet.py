@@ -16,10 +16,11 @@ start with `auki_bench_`):
    against eight raw unions at once (subprocesses running the raw union) into another.
 4. `verify --url` on the fleet (production: 100 robots, 1,000,000 entries): the child's peak RSS
    (its own rusage, taken by a small launcher process, so the benchmark's memory is not
-   counted) and its time against a raw streaming check of the same per-entry checks (a
-   server-side cursor over every entry: its hash recomputed with `auki_session.content_hash`,
-   its JSON parsed, re-canonicalised with `auki_session.canonical_json` and compared, its peer
-   and id compared with the columns), also a subprocess.
+   counted) and its time against a raw streaming run of the same checks (server-side cursors
+   over every entry: its hash recomputed with `auki_session.content_hash`, its JSON parsed,
+   re-canonicalised with `auki_session.canonical_json` and compared, its peer and id compared
+   with the columns; over every log, change and session; then the same cross-table checks in
+   SQL), also a subprocess.
 5. Fleet queries in-process (the Reader calls the CLI's `entries --peer`, `sessions --peer`,
    `history ID --peer` and `show HASH` make, on a store opened once) against hand-written SQL
    on a bare psycopg connection; and EXPLAIN of every statement those calls send (recorded on
@@ -478,10 +479,13 @@ def raw_union(db_path: str, dsn: str) -> int:
 
 
 def raw_check(dsn: str) -> tuple[int, int]:
-    """The same per-entry checks as `verify`, by hand: every entry streamed on a server-side
-    cursor, its xxh3-128 content hash recomputed from its bytes, its JSON parsed and
-    re-canonicalised and compared, and the peer and id it names compared with its columns;
-    returns (entries, mismatches)."""
+    """The checks `verify --url` runs, by hand: every entry streamed on a server-side cursor,
+    its xxh3-128 content hash recomputed from its bytes, its JSON parsed, re-canonicalised and
+    compared, and the peer and id it names compared with its columns; every log, change of
+    current version and session streamed (a log's head spec parsed); then the same cross-table
+    checks in SQL (current versions naming another id's version, clock versions in another
+    peer's session, changes without a sequence number, peers without a binding). Returns
+    (entries, problems)."""
     import json
 
     import psycopg
@@ -491,20 +495,51 @@ def raw_check(dsn: str) -> tuple[int, int]:
     id_keys = {"frame": "frame_id", "sensor": "sensor_id", "detector": "detector_id"}
     id_keys["clock"] = "clock_id"
     count = bad = 0
-    with psycopg.connect(dsn) as connection, connection.cursor(name="every_entry") as cursor:
-        cursor.itersize = 2000
-        cursor.execute("SELECT hash, kind, peer_id, entry_id, canonical_json FROM entries")
-        for entry_hash, kind, peer_id, entry_id, canonical in cursor:
-            count += 1
-            data = canonical.encode("utf-8")
-            value = json.loads(data)
-            if (
-                content_hash(data) != entry_hash
-                or canonical_json(value) != data
-                or value.get("peer_id") != peer_id
-                or value.get(id_keys[kind]) != entry_id
-            ):
-                bad += 1
+    with psycopg.connect(dsn) as connection:
+        with connection.cursor(name="every_entry") as cursor:
+            cursor.itersize = 2000
+            cursor.execute("SELECT hash, kind, peer_id, entry_id, canonical_json FROM entries")
+            for entry_hash, kind, peer_id, entry_id, canonical in cursor:
+                count += 1
+                data = canonical.encode("utf-8")
+                value = json.loads(data)
+                if (
+                    content_hash(data) != entry_hash
+                    or canonical_json(value) != data
+                    or value.get("peer_id") != peer_id
+                    or value.get(id_keys[kind]) != entry_id
+                ):
+                    bad += 1
+        streams = {
+            "logs": "SELECT l.session_id, s.peer_id, l.resource_id, l.head_json FROM logs AS l "
+            "JOIN sessions AS s ON s.session_id = l.session_id",
+            "heads": "SELECT peer_id, kind, entry_id, hash, sequence, signature FROM heads",
+            "clocks": "SELECT session_id, clock_id, hash, sequence, signature FROM clocks",
+            "sessions": "SELECT session_id, peer_id, app_id, started_at, signature FROM sessions",
+        }
+        for name, query in streams.items():
+            with connection.cursor(name=f"every_{name}") as cursor:
+                cursor.itersize = 2000
+                cursor.execute(query)
+                for row in cursor:
+                    if name == "logs" and not isinstance(json.loads(row[3]), dict):
+                        bad += 1
+        checks = (
+            "SELECT count(*) FROM heads AS h JOIN entries AS e ON e.hash = h.hash WHERE "
+            "e.peer_id <> h.peer_id OR e.kind <> h.kind OR e.entry_id <> h.entry_id",
+            "SELECT count(*) FROM clocks AS c JOIN entries AS e ON e.hash = c.hash WHERE "
+            "e.kind <> 'clock' OR e.entry_id <> c.clock_id OR coalesce(e.session_id, '') <> "
+            "c.session_id OR e.peer_id <> (SELECT peer_id FROM sessions AS s WHERE "
+            "s.session_id = c.session_id)",
+            "SELECT count(*) FROM entries AS e JOIN sessions AS s ON s.session_id = "
+            "e.session_id WHERE s.peer_id <> e.peer_id",
+            "SELECT (SELECT count(*) FROM heads WHERE sequence IS NULL) + "
+            "(SELECT count(*) FROM clocks WHERE sequence IS NULL)",
+            "SELECT count(*) FROM peers AS p WHERE NOT EXISTS (SELECT 1 FROM fleet_bindings "
+            "AS b WHERE b.peer_id = p.peer_id)",
+        )
+        for check in checks:
+            bad += connection.execute(check).fetchone()[0]  # type: ignore[index]
     return count, bad
 
 
