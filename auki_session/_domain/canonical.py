@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from collections.abc import Iterable
 from json.encoder import encode_basestring
 
@@ -278,8 +279,53 @@ _DUMPS = json.JSONEncoder(
 )
 
 
-def parse_canonical(data: bytes) -> tuple[object, bool]:
-    """Parse stored JSON bytes; return the value and whether the bytes are its canonical form.
+def _no_default(value: object) -> object:
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
+# The json module's C encoder, made once (JSONEncoder.encode makes one per call); None where the
+# C accelerator is missing, and then JSONEncoder.encode is used.
+_C_ENCODER = (
+    json.encoder.c_make_encoder(  # type: ignore[attr-defined]
+        None, _no_default, encode_basestring, None, ":", ",", True, False, False
+    )
+    if getattr(json.encoder, "c_make_encoder", None) is not None
+    else None
+)
+
+
+def _python_text(value: object) -> str:
+    """json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))."""
+    if _C_ENCODER is None:
+        return _DUMPS.encode(value)
+    return "".join(_C_ENCODER(value, 0))
+
+
+def _no_constant(text: str) -> float:
+    raise ValueError(f"{text} is not JSON")
+
+
+class _Parsing(threading.local):
+    """A JSON decoder made once per thread (json.loads with hooks makes one per call), noting
+    whether the document held a float its canonical form writes otherwise than repr does."""
+
+    def __init__(self) -> None:
+        self.unusual = False
+        self.decoder = json.JSONDecoder(parse_float=self._number, parse_constant=_no_constant)
+
+    def _number(self, text: str) -> float:
+        value = float(text)
+        if not 1e-4 <= abs(value) < 1e16 or value.is_integer() or float.__repr__(value) != text:
+            self.unusual = True
+        return value
+
+
+_parsing = _Parsing()
+
+
+def parse_canonical(data: bytes, text: str | None = None) -> tuple[object, bool]:
+    """Parse stored JSON bytes (`text`: the same, already decoded); return the value and
+    whether the bytes are its canonical form.
 
     Checking canonical form is the costly part of verifying a store, so the common case is
     checked by the C encoder of the json module, which writes exactly this package's canonical
@@ -289,22 +335,16 @@ def parse_canonical(data: bytes) -> tuple[object, bool]:
     with fewer containers than MAX_DEPTH. Any other document is re-encoded by `canonical_json`.
     Raises ValueError when the bytes are not JSON (NaN and infinities are not JSON here).
     """
-    unusual: list[str] = []
-
-    def number(text: str) -> float:
-        value = float(text)
-        if not 1e-4 <= abs(value) < 1e16 or value.is_integer() or float.__repr__(value) != text:
-            unusual.append(text)
-        return value
-
-    def constant(text: str) -> float:
-        raise ValueError(f"{text} is not JSON")
-
-    value = json.loads(data, parse_float=number, parse_constant=constant)
+    if text is None:
+        text = data.decode("utf-8")
+    parsing = _parsing
+    parsing.unusual = False
+    value = parsing.decoder.decode(text)
     if (
-        unusual
-        or data.count(b"{") + data.count(b"[") >= MAX_DEPTH
+        parsing.unusual
+        # MAX_DEPTH nested containers take 2 * MAX_DEPTH bytes at least.
+        or (len(data) >= 2 * MAX_DEPTH and data.count(b"{") + data.count(b"[") >= MAX_DEPTH)
         or (not data.isascii() and _FOUR_BYTE_UTF8.search(data))
     ):
         return value, canonical_json(value) == data
-    return value, _DUMPS.encode(value).encode() == data
+    return value, _python_text(value) == text

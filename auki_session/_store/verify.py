@@ -75,7 +75,7 @@ def entry_problems(entry: Entry) -> list[Problem]:
             Problem("canonical", subject, f"{len(data)} bytes, over the {MAX_ENTRY_BYTES} limit")
         )
     try:
-        value, canonical = parse_canonical(data)
+        value, canonical = parse_canonical(data, entry.canonical_json)
     except ValueError as error:
         return [*problems, Problem("canonical", subject, f"stored JSON does not parse: {error}")]
     if not canonical:
@@ -108,7 +108,7 @@ def _sound(entry: Entry) -> bool:
         data = entry.canonical_json.encode("utf-8")
         if len(data) > MAX_ENTRY_BYTES or content_hash(data) != entry.hash:
             return False
-        value, canonical = parse_canonical(data)
+        value, canonical = parse_canonical(data, entry.canonical_json)
     except ValueError:  # UnicodeEncodeError too
         return False
     id_key = ID_KEYS.get(entry.kind)
