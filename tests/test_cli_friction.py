@@ -9,8 +9,10 @@ import csv
 import io
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -288,15 +290,41 @@ def test_a_database_name_taken_by_a_directory_says_so(tmp_path: Path) -> None:
         peer.register_frame("base_link", FrameDef.ros_body())
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only directories")
 def test_a_read_only_root_says_so_and_how_to_read_it(tmp_path: Path) -> None:
-    tmp_path.chmod(0o555)
+    """Root ignores permission bits, so as root the registration runs as `nobody`."""
+    top = Path(tempfile.mkdtemp(prefix="auki-ro-"))  # under /tmp: nobody can reach it
     try:
-        peer = Peer("galbot", "app").with_storage_root(tmp_path)
-        with pytest.raises(StoreError, match="the storage root is not writable"):
-            peer.register_frame("base_link", FrameDef.ros_body())
+        root = top / "store"
+        root.mkdir()
+        top.chmod(0o755)
+        root.chmod(0o555)
+        script = (
+            "import sys\nfrom auki_session import FrameDef, Peer, StoreError\n"
+            "peer = Peer('galbot', 'app').with_storage_root(sys.argv[1])\n"
+            "try:\n    peer.register_frame('base_link', FrameDef.ros_body())\n"
+            "except StoreError as error:\n    print('refused:', error)\n"
+        )
+        prefix = (
+            ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+            if os.geteuid() == 0
+            else []
+        )
+        done = subprocess.run(
+            [*prefix, sys.executable, "-c", script, str(root)],
+            capture_output=True,
+            text=True,
+            cwd=top,
+            env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)},
+            timeout=120,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.startswith("refused:") and "the storage root is not writable" in (
+            done.stdout
+        ), done.stdout
+        assert list(root.iterdir()) == []
     finally:
-        tmp_path.chmod(0o755)
+        shutil.rmtree(top, ignore_errors=True)
 
 
 def test_export_into_a_file_says_the_destination_is_a_file(
