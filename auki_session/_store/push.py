@@ -326,7 +326,8 @@ def _rows(source: Connection, query: Any) -> list[_Row]:
     """A query's rows as `_Row`s."""
     result = source.execute(query)
     names = list(result.keys())
-    return [_Row(zip(names, row, strict=True)) for row in result]
+    # fetchall: one call into the driver (iterating fetches row by row)
+    return [_Row(zip(names, row, strict=True)) for row in result.fetchall()]
 
 
 def _batches(source: Connection, table: Table, order: Sequence[Any]) -> Iterator[list[Any]]:
