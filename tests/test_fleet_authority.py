@@ -366,3 +366,24 @@ def test_verify_url_checks_ownership_and_order(
     out = capsys.readouterr().out
     assert "'link_1' of 'robot-a' has no sequence number" in out
     assert "of peer 'robot-b'" in out and "is filed in a session of peer 'robot-a'" in out
+
+
+def test_text_that_is_not_utf8_refuses_its_row_and_the_rest_lands(
+    tmp_path: Path, fleet_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    make_robot(tmp_path / "b", "robot-b")
+    hostile = store(tmp_path / "b")
+    # A damaged row: bytes that are not UTF-8 stored as text (SQLite does not check).
+    hostile.execute(
+        "INSERT INTO entries (hash, kind, peer_id, entry_id, session_id, canonical_json, "
+        "registered_at) VALUES ('00000000000000000000000000000000', 'frame', 'robot-b', "
+        "'bad', NULL, CAST(X'7B22FF227D' AS TEXT), '2026-01-01T00:00:00.000000Z')"
+    )
+    hostile.close()
+    capsys.readouterr()
+    assert push(tmp_path / "b", fleet_url) == 1
+    out = capsys.readouterr().out
+    assert "frame bad@00000000000000000000000000000000 of robot-b" in out
+    assert "not valid UTF-8" in out
+    assert current(fleet_url, "robot-b", "frame", "link_0") is not None
+    assert fleet_rows(fleet_url, "SELECT count(*) FROM logs")[0][0] == 1

@@ -478,9 +478,7 @@ def _marks_hold(source: Connection, row: dict[str, Any]) -> bool:
     checks = (
         (
             "sessions",
-            select(sessions.c.session_id).where(
-                literal_column("sessions.rowid") == row["sessions_upto"]
-            ),
+            select(sessions.c.session_id).where(_SESSION_ROWID == row["sessions_upto"]),  # noqa: SIM300
         ),
         ("entries", select(entries.c.hash).where(entries.c.id == row["entries_upto"])),
         (
@@ -504,6 +502,10 @@ def push(
     report the rest."""
     report = PushReport()
     with source.connect() as reading:
+        # Text that is not UTF-8 (a damaged or hostile store) is read, not raised on, so that
+        # its row alone is refused (_text_problem) instead of the push ending at it.
+        raw = reading.connection.dbapi_connection
+        raw.text_factory = lambda data: data.decode("utf-8", "surrogateescape")  # type: ignore[union-attr]
         pushing = _Pushing(reading, target, authority, report)
         pushing.progress = progress = _Progress.load(
             reading, target, authority.digest, full or bool(authority.options.rebind)
