@@ -27,7 +27,6 @@ __all__ = [
     "directory_keys",
     "log_parts",
     "manifest_path",
-    "registry_file",
 ]
 
 DB_FILENAME = "auki_session.db"
@@ -99,22 +98,8 @@ def _segment(name: str, what: str) -> str:
     return name
 
 
-def registry_file(kind: str, peer_id: str, entry_id: str, entry_hash: str) -> Path:
-    """`registries/<kind>s/<peer>/<id with / as __>/<hash>.json`, the Rust SDK's layout,
-    relative to a root; a name that is not a safe single path segment is refused."""
-    if not _HASH.fullmatch(entry_hash):
-        raise StoreError(f"cannot export {kind} {entry_id!r}: bad hash {entry_hash!r}")
-    return Path(
-        "registries",
-        f"{kind}s",
-        _segment(peer_id, "peer id"),
-        _segment(entry_id.replace("/", "__"), "id"),
-        f"{entry_hash}.json",
-    )
-
-
 def manifest_path(session_id: str, peer_id: str, resource_id: str) -> Path:
-    """A log's `manifest.json` relative to a root, each segment checked as `registry_file`'s."""
+    """A log's `manifest.json` relative to a root, each segment checked to be one safe name."""
     parts = log_parts(session_id, peer_id, resource_id)
     checked = [_segment(parts[0], "session id"), "logs", _segment(peer_id, "peer id")]
     checked += [_segment(part, "resource id") for part in parts[3:]]

@@ -11,9 +11,10 @@ share a directory (their files differ by hash and say their id inside).
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
-from ..errors import AukiSessionError
+from ..errors import AukiSessionError, StoreError
 from .canonical import parse_canonical
 from .entries import (
     ID_KEYS,
@@ -35,6 +36,7 @@ __all__ = [
     "is_hash",
     "is_temp_of",
     "registry_dir",
+    "registry_file",
     "registry_name",
     "registry_parts",
     "temp_name",
@@ -68,6 +70,18 @@ def registry_dir(name: str) -> str:
 def registry_parts(kind: str, peer_id: str, entry_id: str) -> tuple[str, str, str, str]:
     """The directories, below the root, holding the files of one id's versions."""
     return (REGISTRIES, f"{kind}s", registry_dir(peer_id), registry_dir(entry_id))
+
+
+def registry_file(kind: str, peer_id: str, entry_id: str, entry_hash: str) -> Path:
+    """One version's file relative to a root, for `export`; a hash or name that cannot be one
+    safe path segment is refused (StoreError)."""
+    if not _HASH.fullmatch(entry_hash):
+        raise StoreError(f"cannot export {kind} {entry_id!r}: bad hash {entry_hash!r}")
+    parts = registry_parts(kind, peer_id, entry_id)
+    for what, name in (("peer id", parts[2]), ("id", parts[3])):
+        if name in ("", ".", "..") or "\0" in name:
+            raise StoreError(f"cannot export {what} {name!r}: it is not a safe file name")
+    return Path(*parts, registry_name(entry_hash))
 
 
 def registry_name(entry_hash: str) -> str:

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .._domain.hashing import content_hash
-from .._domain.layout import manifest_path, registry_file
+from .._domain.layout import manifest_path
+from .._domain.rust_layout import registry_file
 from ..errors import StoreError
 from .files import Directory, make_root
 from .reader import Reader
