@@ -427,3 +427,32 @@ def test_an_id_too_long_for_a_registry_file_name_is_refused_and_changes_nothing(
     # With the mirror off, the same registration is an ordinary one.
     quiet = peer.with_registry_mirror(False)
     assert quiet.register_frame(entry_id, FrameDef.ros_body()).id == entry_id
+
+
+def test_repair_leaves_a_rust_writers_temporary_file_and_drops_rows_it_cannot_mend(
+    root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    peer = Peer(PEER, "app").with_storage_root(root)
+    ref = peer.register_frame("f", FrameDef.ros_body())
+    other = peer.register_frame("g", FrameDef.ros_body())
+    close_all()
+    path = rust_path(root, "frame", PEER, "f", ref.hash)
+    path.unlink()
+    theirs = path.with_name(f".{path.name}.tmp")  # the Rust SDK's own name: a live writer's
+    theirs.write_bytes(b"half")
+    os.utime(theirs, (0, 0))  # however old it looks
+    # A pending file held with other bytes cannot be mended by writing: verify reports it.
+    rust_path(root, "frame", PEER, "g", other.hash).write_bytes(b"{}")
+    connection = sqlite3.connect(root / "auki_session.db")
+    with connection:
+        connection.executemany(
+            "INSERT INTO mirror_pending VALUES ('', ?)", [(ref.hash,), (other.hash,)]
+        )
+    connection.close()
+    open_store(root).close()
+    assert theirs.read_bytes() == b"half"
+    assert path.exists()
+    assert db_rows(root, "SELECT * FROM mirror_pending") == []  # no open has to look again
+    capsys.readouterr()
+    assert main(["--root", str(root), "verify"]) == 1
+    assert "differs" in capsys.readouterr().out

@@ -102,8 +102,12 @@ def temp_name(name: str, unique: str) -> str:
 
 
 def is_temp_of(candidate: str, name: str) -> bool:
-    """Whether `candidate` is a temporary file this package writes for `name`."""
-    return candidate.startswith(f".{name}.") and candidate.endswith(".tmp")
+    """Whether `candidate` is a temporary file this package writes for `name` (never the Rust
+    SDK's `.<name>.tmp`, which has no unique part: a live Rust writer's file is not ours)."""
+    prefix = f".{name}."
+    if not (candidate.startswith(prefix) and candidate.endswith(".tmp")):
+        return False
+    return len(candidate) > len(prefix) + len(".tmp")
 
 
 def valid_registry_file(
