@@ -456,3 +456,24 @@ def test_repair_leaves_a_rust_writers_temporary_file_and_drops_rows_it_cannot_me
     capsys.readouterr()
     assert main(["--root", str(root), "verify"]) == 1
     assert "differs" in capsys.readouterr().out
+
+
+def test_import_refuses_a_manifest_that_is_a_fifo_or_a_link_without_waiting(
+    root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    Peer(PEER, "app").with_storage_root(root).register_frame("f", FrameDef.ros_body())
+    close_all()
+    fifo_dir = root / "01JCF1XTURE0000000000000002" / "logs" / PEER / "cam"
+    fifo_dir.mkdir(parents=True)
+    os.mkfifo(fifo_dir / "manifest.json")
+    link_dir = root / "01JCF1XTURE0000000000000003" / "logs" / PEER / "cam"
+    link_dir.mkdir(parents=True)
+    outside = root.parent / "outside.json"
+    outside.write_text("{}")
+    (link_dir / "manifest.json").symlink_to(outside)
+    before = snapshot(root)
+    capsys.readouterr()
+    assert main(["--root", str(root), "import"]) == 1  # returns: a FIFO is never opened to wait
+    out = capsys.readouterr().out
+    assert "not a regular file" in out and "symbolic link" in out
+    assert snapshot(root) == before

@@ -186,7 +186,6 @@ class Directory:
     def read_small(self, name: str, limit: int) -> bytes | None:
         """The bytes of the regular file `name` (never through a link), or None when missing;
         a link, a directory, a FIFO or a file over `limit` bytes is refused with StoreError."""
-        where = self.path / name
         try:
             fd = os.open(name, _READ, dir_fd=self.fd)
         except FileNotFoundError:
@@ -194,23 +193,25 @@ class Directory:
         except OSError as error:
             if error.errno in (errno.ELOOP, errno.EISDIR, errno.ENXIO):
                 raise StoreError(
-                    f"{where}: is a symbolic link or not a regular file; the store never "
-                    "reads or writes through one"
+                    f"{self.path / name}: is a symbolic link or not a regular file; the store "
+                    "never reads or writes through one"
                 ) from error
             raise
         try:
             info = os.fstat(fd)
             if not stat.S_ISREG(info.st_mode):
-                raise StoreError(f"{where}: is not a regular file")
+                raise StoreError(f"{self.path / name}: is not a regular file")
             if info.st_size > limit:
-                raise StoreError(f"{where}: is {info.st_size} bytes, over the {limit} byte limit")
+                raise StoreError(
+                    f"{self.path / name}: is {info.st_size} bytes, over the {limit} byte limit"
+                )
             chunks: list[bytes] = []
             size = 0
             while chunk := os.read(fd, limit + 1 - size):
                 chunks.append(chunk)
                 size += len(chunk)
                 if size > limit:
-                    raise StoreError(f"{where}: is over the {limit} byte limit")
+                    raise StoreError(f"{self.path / name}: is over the {limit} byte limit")
             return b"".join(chunks)
         finally:
             os.close(fd)

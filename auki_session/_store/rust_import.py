@@ -19,12 +19,13 @@ from pathlib import Path
 
 from .._domain.canonical import canonical_json
 from .._domain.entries import CanonicalEntry, EntryKind
-from .._domain.layout import check_peer_path, check_resource_path
+from .._domain.layout import MANIFEST, check_peer_path, check_resource_path, log_parts
 from .._domain.logs import LogKind, LogPlan, LogRefUse, manifest_refs
 from .._domain.refs import RegistryRef
 from .._domain.rust_layout import RegistryFileError
 from .._domain.specs import HeadSpec
-from ..errors import AukiSessionError, InvalidIdError
+from ..errors import AukiSessionError, InvalidIdError, StoreError
+from .files import Directory
 from .mirror import read_found, registry_files
 from .reader import Reader
 from .store import Store
@@ -109,6 +110,10 @@ def _plan(data: bytes, session_id: str, peer_id: str, resource_id: str) -> LogPl
     return LogPlan(kind, resource_id, data, HeadSpec.fixed().to_dict(), uses)
 
 
+MAX_MANIFEST_BYTES = 1 << 20
+"""A manifest is a few hundred bytes; a file above this is not one."""
+
+
 def import_root(store: Store) -> ImportReport:
     """Import the root's Rust SDK files into its store (see the module's docstring)."""
     root = store.root
@@ -128,8 +133,17 @@ def import_root(store: Store) -> ImportReport:
     manifests = []
     for session_id, peer_id, resource_id, path in manifests_on_disk(root):
         try:
-            data = path.read_bytes() if not path.is_symlink() else b""
+            # Never through a link, never a FIFO or a device, never unbounded.
+            with (
+                Directory.open(root) as top,
+                top.walk(log_parts(session_id, peer_id, resource_id)) as directory,
+            ):
+                data = directory.read_small(MANIFEST, MAX_MANIFEST_BYTES)
+            if data is None:
+                continue  # removed since the walk
             manifests.append((session_id, peer_id, resource_id, path, data))
+        except StoreError as error:
+            report.refused.append((str(path), str(error)))
         except OSError as error:
             report.refused.append((str(path), f"cannot be read: {error.strerror}"))
     with Transaction(store, import_root, "full") as transaction:
