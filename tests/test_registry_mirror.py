@@ -19,6 +19,7 @@ from auki_session import (
     Peer,
     SensorLogSpec,
     StoreError,
+    UnresolvedRefError,
     canonical_json,
     content_hash,
 )
@@ -477,3 +478,26 @@ def test_import_refuses_a_manifest_that_is_a_fifo_or_a_link_without_waiting(
     out = capsys.readouterr().out
     assert "not a regular file" in out and "symbolic link" in out
     assert snapshot(root) == before
+
+
+@pytest.mark.parametrize("peer_id", ["a/b", "x y", "p@q"])
+def test_import_refuses_a_file_whose_peer_id_no_peer_could_have(
+    root: Path, capsys: pytest.CaptureFixture[str], peer_id: str
+) -> None:
+    Peer(PEER, "app").with_storage_root(root).register_frame("f", FrameDef.ros_body())
+    close_all()
+    write_rust(root, "frame", {**OPTICAL, "frame_id": "theirs", "peer_id": peer_id})
+    rows = db_rows(root, "SELECT hash FROM entries")
+    capsys.readouterr()
+    assert main(["--root", str(root), "import"]) == 1
+    assert "peer_id" in capsys.readouterr().out
+    assert db_rows(root, "SELECT hash FROM entries") == rows
+    assert main(["--root", str(root), "export", str(root.parent / "out")]) == 0
+
+
+def test_a_ref_with_a_nul_in_its_id_is_an_unresolved_ref(root: Path) -> None:
+    peer = Peer(PEER, "app").with_storage_root(root)
+    frame = peer.register_frame("f", FrameDef.ros_body())
+    bad = {"peer_id": PEER, "id": "a\x00b", "hash": frame.hash}
+    with pytest.raises(UnresolvedRefError, match="frame"):
+        peer.register_sensor("cam", camera_body(bad))

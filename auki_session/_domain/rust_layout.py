@@ -14,7 +14,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from ..errors import AukiSessionError, StoreError
+from ..errors import AukiSessionError, InvalidIdError, StoreError
 from .canonical import parse_canonical
 from .entries import (
     ID_KEYS,
@@ -27,6 +27,7 @@ from .entries import (
     sensor_entry,
 )
 from .hashing import content_hash
+from .ids import validate_peer_id
 
 __all__ = [
     "REGISTRIES",
@@ -144,6 +145,10 @@ def valid_registry_file(
         raise RegistryFileError(f"missing peer_id or {id_key}")
     if peer_id is not None and found_peer != peer_id:
         raise RegistryFileError(f"peer_id mismatch: expected {peer_id}, found {found_peer}")
+    try:
+        validate_peer_id(found_peer)  # as Peer(...) would: a file's peer must be a usable one
+    except InvalidIdError as error:
+        raise RegistryFileError(str(error)) from None
     if entry_id is not None and found_id != entry_id:
         raise RegistryFileError(f"id mismatch: expected {entry_id}, found {found_id}")
     found_session = value.get("session_id")

@@ -228,8 +228,8 @@ def read_theirs(
     """This peer's version that a Rust daemon wrote in the root, verified as the Rust SDK reads
     it and as if registered here; None when there is no such file (or the hash cannot name
     one). A file that is there but not valid is refused with a StoreError naming it."""
-    if not is_hash(entry_hash):
-        return None
+    if not is_hash(entry_hash) or "\0" in peer_id or "\0" in entry_id:
+        return None  # no file can have that name: the ref is simply not registered
     target = Target.of(kind, peer_id, entry_id, entry_hash, b"")
     try:
         top = Directory.open(root)
