@@ -501,3 +501,21 @@ def test_a_ref_with_a_nul_in_its_id_is_an_unresolved_ref(root: Path) -> None:
     bad = {"peer_id": PEER, "id": "a\x00b", "hash": frame.hash}
     with pytest.raises(UnresolvedRefError, match="frame"):
         peer.register_sensor("cam", camera_body(bad))
+
+
+def test_a_registries_directory_that_is_a_link_is_reported_and_never_read(
+    root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    Peer(PEER, "app").with_storage_root(root).with_registry_mirror(False).register_frame(
+        "f", FrameDef.ros_body()
+    )
+    close_all()
+    elsewhere = root.parent / "elsewhere"
+    write_rust(elsewhere, "frame", {**OPTICAL, "frame_id": "theirs", "peer_id": PEER})
+    (root / "registries").symlink_to(elsewhere / "registries")
+    rows = db_rows(root, "SELECT hash FROM entries")
+    capsys.readouterr()
+    assert main(["--root", str(root), "verify"]) == 1
+    assert "is a symbolic link" in capsys.readouterr().out
+    assert main(["--root", str(root), "import"]) == 0  # nothing read through the link
+    assert db_rows(root, "SELECT hash FROM entries") == rows

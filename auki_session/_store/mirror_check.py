@@ -93,6 +93,15 @@ def lacking_files(reader: Reader, findings: MirrorFindings) -> None:
     """List the registry files whose version the database lacks (Rust daemons' registrations,
     or files nothing registered), with the command that imports them."""
     root: Path = reader.root
+    if (root / REGISTRIES).is_symlink():
+        findings.problems.append(
+            (
+                str(root / REGISTRIES),
+                "is a symbolic link; the store never reads or writes registry files through "
+                "one (remove it: the next registration makes the directory)",
+            )
+        )
+        return
     lacking: list[Path] = []
     for found in registry_files(root):
         entry_hash = file_hash(found.name)
