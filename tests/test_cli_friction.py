@@ -212,10 +212,21 @@ def test_history_says_what_changed_when_two_versions_read_alike(
 # --- database URLs ------------------------------------------------------------------------------
 
 
+def test_an_unparsable_url_never_prints_its_password(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = "postgresql://user:s3cret@host:notaport/fleet"
+    run = cli(capsys, "--url", url, "peers")
+    assert_one_line_error(run, "--url: the database URL given is not a URL")
+    assert "s3cret" not in run.out + run.err
+    run = cli(capsys, "push", tmp_path, url)
+    assert "s3cret" not in run.out + run.err
+
+
 @pytest.mark.parametrize(
     ("url", "message"),
     [
-        ("foo", "--url: database URL 'foo' is not a URL: write it as postgresql://"),
+        ("foo", "--url: the database URL given is not a URL: write it as postgresql://"),
         (
             "postgresql+psycopg2://postgres@127.0.0.1/fleet",
             "the 'psycopg2' driver is not supported; write postgresql://",
@@ -443,3 +454,23 @@ def test_json_and_another_format_disagree(
 ) -> None:
     run = cli(capsys, "--root", api.root, "--json", "sessions", "--format", "csv")
     assert_one_line_error(run, "--json and --format csv disagree")
+
+
+def test_a_hash_that_disagrees_with_peer_or_kind_is_not_found(
+    api: ApiStore, capsys: pytest.CaptureFixture[str]
+) -> None:
+    prefix = api.versions["v1"][:8]
+    for argv in (
+        ("history", "--peer", "nobody", prefix),
+        ("history", "--kind", "frame", prefix),
+        ("show", "--peer", "nobody", prefix),
+    ):
+        run = cli(capsys, "--root", api.root, *argv)
+        assert run.code != 0 and run.out == "", argv
+        assert api.versions["v1"] in run.err and "drop --peer or --kind" in run.err
+
+
+def test_import_takes_no_url(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run = cli(capsys, "--url", "postgresql://u@h/db", "import", tmp_path)
+    assert_one_line_error(run, "import writes the root's SQLite store and takes no --url")
+    assert list(tmp_path.iterdir()) == []

@@ -73,6 +73,11 @@ def _run(args: argparse.Namespace) -> Result:
             Path(source), target, args.allow_unsigned, args.rebind, args.by, args.full
         )
     if command == "import":
+        if url is not None:
+            raise ValueError(
+                "import writes the root's SQLite store and takes no --url; "
+                f"push it afterwards: {PROG} push ROOT URL"
+            )
         return commands.import_rust(
             Path(_one("--root", args.root, "ROOT", args.import_root) or ".")
         )

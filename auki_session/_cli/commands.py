@@ -192,7 +192,7 @@ def history(
     version's id). With `changes`, what changed from each version of an id to the next."""
     found = reader.history(peer, kind, entry_id)
     if entry_id is not None and not found and looks_like_hash(entry_id):
-        version = lookup.entry_by_hash(reader, entry_id, "ID")
+        version = _matching(lookup.entry_by_hash(reader, entry_id, "ID"), "ID", peer, kind)
         peer, kind, entry_id = version.peer_id, version.kind, version.id
         found = reader.history(peer, kind, entry_id)
     if kind is None and entry_id is None:
@@ -249,6 +249,19 @@ def diff(reader: Reader, first: str, second: str) -> Result:
     )
 
 
+def _matching(version: Entry, argument: str, peer: str | None, kind: str | None) -> Entry:
+    """The version a hash named, when it agrees with --peer and --kind (given ones)."""
+    if (peer is not None and peer != version.peer_id) or (
+        kind is not None and kind != version.kind
+    ):
+        raise NotFoundError(
+            f"{argument}: version {version.hash} is {version.kind} {version.peer_id}/"
+            f"{version.id}, not a {kind or 'version'} of {peer or 'any peer'} (drop --peer or "
+            "--kind, or name another version)"
+        )
+    return version
+
+
 def _resolve(
     reader: Reader,
     ref: str | None,
@@ -281,9 +294,11 @@ def _resolve(
             wanted_hash = found_hash or None
         elif looks_like_hash(ref):
             try:
-                return lookup.entry_by_hash(reader, ref, argument)
+                found = lookup.entry_by_hash(reader, ref, argument)
             except NotFoundError:
                 entry_id = ref  # a hex-looking id, such as `cafe`
+            else:
+                return _matching(found, argument, peer, kind)
         else:
             entry_id = ref
     if wanted_hash is not None:

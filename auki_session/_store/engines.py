@@ -141,8 +141,9 @@ def server_url(url: str) -> URL:
     try:
         parsed = make_url(url)
     except (ArgumentError, ValueError, TypeError):
+        # The text itself is not repeated: it may hold a password.
         raise ConfigurationError(
-            f"database URL {url!r} is not a URL: write it as {_EXAMPLE}"
+            f"the database URL given is not a URL: write it as {_EXAMPLE}"
         ) from None
     backend, _, driver = parsed.drivername.partition("+")
     backend = "postgresql" if backend == "postgres" else backend
