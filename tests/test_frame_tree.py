@@ -225,3 +225,26 @@ def test_without_graphviz_a_picture_says_what_to_install(session: Session, tmp_p
         "the graph without it\n"
     )
     assert not output.exists()
+
+
+def test_cycle_finding_is_linear_in_the_graph_and_still_finds_every_cycle_it_meets() -> None:
+    from auki_session._domain.frame_tree import GraphEdge, _cycles
+
+    def edge(parent: str, child: str) -> GraphEdge:
+        return GraphEdge("frame", parent, child, f"{parent}->{child}", "manual")
+
+    # 40 layers of 2 frames, each joined to both frames of the next layer (two parents each):
+    # 2**40 paths: walking every path would never return; expanding each node once does.
+    layered = [
+        edge(f"l{layer}{a}", f"l{layer + 1}{b}") for layer in range(40) for a in "ab" for b in "ab"
+    ]
+    assert _cycles(layered) == []
+    # A chain of 5,000 frames (deeper than the interpreter's stack) closed into a loop.
+    chain = [edge(f"f{i:05d}", f"f{i + 1:05d}") for i in range(5000)]
+    chain.append(edge("f05000", "f00000"))
+    (loop,) = _cycles(chain)
+    assert loop[0] == "f00000" and len(loop) == 5001
+    # Two separate cycles and a self-joined frame, each reported from its smallest name.
+    small = [edge("b", "c"), edge("c", "b"), edge("x", "y"), edge("y", "z"), edge("z", "x")]
+    small.append(edge("s", "s"))
+    assert sorted(_cycles(small)) == [["b", "c"], ["s"], ["x", "y", "z"]]

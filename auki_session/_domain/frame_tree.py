@@ -136,27 +136,40 @@ def _edges(logs: Iterable[LogInfo], peer_id: str) -> list[GraphEdge]:
 
 
 def _cycles(edges: Sequence[GraphEdge]) -> list[list[str]]:
-    """Each cycle once, as the nodes along it starting from its smallest name."""
+    """The cycles a depth-first search meets, each once, as the nodes along it starting from
+    its smallest name. Each node is expanded once (walking every path instead grows
+    exponentially with layers of frames that have two parents), iteratively (a long chain of
+    frames must not exhaust the interpreter's stack)."""
     following: dict[str, list[str]] = {}
     for edge in edges:
         following.setdefault(edge.parent, []).append(edge.child)
+    done: set[str] = set()
     found: set[tuple[str, ...]] = set()
     cycles: list[list[str]] = []
-
-    def walk(node: str, path: list[str]) -> None:
-        for child in sorted(following.get(node, ())):
-            if child in path:
+    for start in sorted(following):
+        if start in done:
+            continue
+        path = [start]
+        on_path = {start}
+        stack = [iter(sorted(following.get(start, ())))]
+        while stack:
+            child = next(stack[-1], None)
+            if child is None:
+                stack.pop()
+                node = path.pop()
+                on_path.discard(node)
+                done.add(node)
+            elif child in on_path:
                 cycle = path[path.index(child) :]
-                start = cycle.index(min(cycle))
-                key = tuple(cycle[start:] + cycle[:start])
+                first = cycle.index(min(cycle))
+                key = tuple(cycle[first:] + cycle[:first])
                 if key not in found:
                     found.add(key)
                     cycles.append(list(key))
-            else:
-                walk(child, [*path, child])
-
-    for node in sorted(following):
-        walk(node, [node])
+            elif child not in done:
+                path.append(child)
+                on_path.add(child)
+                stack.append(iter(sorted(following.get(child, ()))))
     return cycles
 
 
