@@ -474,3 +474,21 @@ def test_import_takes_no_url(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     run = cli(capsys, "--url", "postgresql://u@h/db", "import", tmp_path)
     assert_one_line_error(run, "import writes the root's SQLite store and takes no --url")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_session_prefix_with_peer_looks_among_that_peers_sessions_only(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    alpha = Peer("alpha", "app").with_storage_root(tmp_path)
+    for _ in range(12):  # more than a prefix lookup lists
+        alpha.start_session()
+    mine = Peer("beta", "app").with_storage_root(tmp_path).start_session().session_id
+    end_process()
+    prefix = mine[:4]  # shared with alpha's sessions, started in the same second
+    run = cli(capsys, "--root", tmp_path, "--json", "session", "--peer", "beta", prefix)
+    assert run.code == 0, run.err
+    assert json.loads(run.out)["session"]["session_id"] == mine
+    other = Peer("alpha", "app").with_storage_root(tmp_path).sessions()[0].session_id
+    end_process()
+    run = cli(capsys, "--root", tmp_path, "session", "--peer", "beta", other)
+    assert run.code != 0 and "no session" in run.err

@@ -39,11 +39,9 @@ def session_by_id(reader: Reader, text: str, argument: str, peer_id: str | None 
             raise NotFoundError(f"{argument} {LATEST}: {holder} no sessions yet")
         return found[0].session_id
     exact = reader.session(text) if text else None
-    if exact is not None:
+    if exact is not None and peer_id in (None, exact.peer_id):
         return exact.session_id
-    matches = reader.sessions_by_prefix(text, LISTED + 1) if text.strip() else []
-    if peer_id is not None:
-        matches = [s for s in matches if s.peer_id == peer_id]
+    matches = reader.sessions_by_prefix(text, LISTED + 1, peer_id) if text.strip() else []
     if not matches:
         raise NotFoundError(
             f"{argument} {text!r}: no session's id starts with it (`auki-session sessions` "

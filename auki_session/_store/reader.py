@@ -247,9 +247,14 @@ class Reader:
         row = self.run.one(sql.SESSION, (session_id,))
         return None if row is None else SessionInfo(*row)
 
-    def sessions_by_prefix(self, prefix: str, limit: int = 10) -> list[SessionInfo]:
-        """Sessions whose id starts with `prefix` in any case, by id, at most `limit`."""
-        rows = self.run.all(sql.SESSION_PREFIX, (prefix.lower(), len(prefix), limit))
+    def sessions_by_prefix(
+        self, prefix: str, limit: int = 10, peer_id: str | None = None
+    ) -> list[SessionInfo]:
+        """Sessions (of a peer) whose id starts with `prefix` in any case, by id, at most
+        `limit`."""
+        names, values = _filters(peer_id=peer_id)
+        statement = sql.session_prefix(*names)
+        rows = self.run.all(statement, (*values, prefix.lower(), len(prefix), limit))
         return [SessionInfo(*row) for row in rows]
 
     def latest_sessions(self, count: int, peer_id: str | None = None) -> list[SessionSummary]:

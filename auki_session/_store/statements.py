@@ -85,7 +85,6 @@ __all__ = [
     "SAVEPOINT",
     "SESSION",
     "SESSION_ENTRY",
-    "SESSION_PREFIX",
     "SESSION_RESOURCES",
     "TABLE_COUNTS",
     "UNBOUND_PEERS",
@@ -103,6 +102,7 @@ __all__ = [
     "log_list",
     "peer_summaries",
     "session_list",
+    "session_prefix",
     "session_summaries",
 ]
 
@@ -458,21 +458,26 @@ session_list = _filtered(
 )
 """Sessions, oldest first (ULIDs sort by time) (filters: `peer_id`, `session_id`)."""
 SESSION = session_list("session_id")
-SESSION_PREFIX = Statement(
-    "session_prefix",
-    ("prefix", "length", "limit"),
-    lambda _: (
-        select(*_SESSION_COLUMNS)
-        .where(
-            func.lower(func.substr(sessions.c.session_id, 1, bindparam("length")))
-            == bindparam("prefix")
-        )
-        .order_by(sessions.c.session_id)
-        .limit(bindparam("limit"))
-    ),
-)
-"""Sessions whose id starts with a prefix, in any case (`prefix` lowercase, `length` its
-length), at most `limit`."""
+
+
+@functools.cache
+def session_prefix(*filters: str) -> Statement:
+    """Sessions (filter: `peer_id`) whose id starts with a prefix, in any case (`prefix`
+    lowercase, `length` its length), at most `limit`."""
+    return Statement(
+        f"session_prefix{filters}",
+        (*filters, "prefix", "length", "limit"),
+        lambda _: (
+            select(*_SESSION_COLUMNS)
+            .where(
+                *_equal(sessions, filters),
+                func.lower(func.substr(sessions.c.session_id, 1, bindparam("length")))
+                == bindparam("prefix"),
+            )
+            .order_by(sessions.c.session_id)
+            .limit(bindparam("limit"))
+        ),
+    )
 
 
 def _session_summaries() -> Select[Any]:
