@@ -173,8 +173,12 @@ def write_targets(root: Path, targets: Sequence[Target]) -> None:
     unique = f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
     current = targets[0]
     try:
-        make_root(root)
-        with Directory.open(root) as top:
+        try:
+            top = Directory.open(root)
+        except FileNotFoundError:  # a URL store's root, not made yet
+            make_root(root)
+            top = Directory.open(root)
+        with top:
             for parts, group in groups.items():
                 current = group[0]
                 with top.walk(parts, create=True) as directory:

@@ -34,6 +34,8 @@ class MirrorVersions:
         self.pending = reader.mirror_pending(root_key(reader.root, reader.url))
         self.missing_pending = 0
         self.checked = 0
+        self.files = 0
+        """Versions whose file is where the Rust layout puts it."""
         base = self.root / REGISTRIES
         self.present = base.is_dir() and not base.is_symlink()
         self._top: Directory | None = None
@@ -49,16 +51,16 @@ class MirrorVersions:
         self.checked += 1
         data = entry.canonical_json.encode("utf-8", "surrogatepass")
         target = Target.of(entry.kind, entry.peer_id, entry.id, entry.hash, data)
-        subject = str(target.path(self.root))
         try:
             with self._top.walk(target.parts) as directory:
                 found = directory.read_small(target.name, max(len(data), 1) * 2)
         except FileNotFoundError:
             found = None
         except StoreError as error:
-            self.findings.problems.append((subject, str(error).split(": ", 1)[-1]))
+            self.findings.problems.append((str(target.path(self.root)), str(error)))
             return
         except OSError as error:
+            subject = str(target.path(self.root))
             self.findings.problems.append((subject, f"cannot be read: {error.strerror}"))
             return
         if found is None:
@@ -66,11 +68,19 @@ class MirrorVersions:
                 self.missing_pending += 1
             else:
                 self.findings.problems.append(
-                    (subject, f"registry file of {entry.kind} {entry.peer_id}/{entry.id} missing")
+                    (
+                        str(target.path(self.root)),
+                        f"registry file of {entry.kind} {entry.peer_id}/{entry.id} missing",
+                    )
                 )
-        elif found != data:
+            return
+        self.files += 1
+        if found != data:
             self.findings.problems.append(
-                (subject, "registry file differs from the database's canonical JSON")
+                (
+                    str(target.path(self.root)),
+                    "registry file differs from the database's canonical JSON",
+                )
             )
 
     def finish(self, entries: int) -> None:
@@ -89,9 +99,10 @@ class MirrorVersions:
             )
 
 
-def lacking_files(reader: Reader, findings: MirrorFindings) -> None:
+def lacking_files(reader: Reader, findings: MirrorFindings, versions: MirrorVersions) -> None:
     """List the registry files whose version the database lacks (Rust daemons' registrations,
-    or files nothing registered), with the command that imports them."""
+    or files nothing registered), with the command that imports them: every file not at the
+    place of a version `versions` found (so no query per file; one example is looked up)."""
     root: Path = reader.root
     if (root / REGISTRIES).is_symlink():
         findings.problems.append(
@@ -102,13 +113,19 @@ def lacking_files(reader: Reader, findings: MirrorFindings) -> None:
             )
         )
         return
-    lacking: list[Path] = []
-    for found in registry_files(root):
-        entry_hash = file_hash(found.name)
-        if entry_hash is None or reader.entry(entry_hash) is None:
-            lacking.append(found.path)
-    if lacking:
-        findings.warnings.append(
-            f"{len(lacking)} registry file(s) the database lacks (first: {lacking[0]}): "
-            f"`auki-session import {root}` imports the valid ones and lists the others"
-        )
+    lacking = sum(1 for _ in registry_files(root)) - versions.files
+    if lacking <= 0:
+        return
+    first = next(
+        (
+            found.path
+            for found in registry_files(root)
+            if (entry_hash := file_hash(found.name)) is None or reader.entry(entry_hash) is None
+        ),
+        None,
+    )
+    example = f" (first: {first})" if first is not None else ""
+    findings.warnings.append(
+        f"{lacking} registry file(s) the database lacks{example}: "
+        f"`auki-session import {root}` imports the valid ones and lists the others"
+    )

@@ -319,7 +319,7 @@ def verify(reader: Reader, disk: DiskScan | None, *, require_signed: bool = Fals
                 problems.append(Problem("orphan", str(path), "manifest on disk has no log row"))
     if versions is not None:
         versions.finish(count)
-        lacking_files(reader, mirror)
+        lacking_files(reader, mirror, versions)
         problems += [Problem("mirror", subject, text) for subject, text in mirror.problems]
     problems += [Problem("head", "current versions", text) for text in reader.misfiled_heads()]
     problems += [
