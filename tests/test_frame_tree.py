@@ -248,3 +248,13 @@ def test_cycle_finding_is_linear_in_the_graph_and_still_finds_every_cycle_it_mee
     small = [edge("b", "c"), edge("c", "b"), edge("x", "y"), edge("y", "z"), edge("z", "x")]
     small.append(edge("s", "s"))
     assert sorted(_cycles(small)) == [["b", "c"], ["s"], ["x", "y", "z"]]
+
+
+def test_tree_refuses_an_output_file_for_text(
+    session: Session, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    end_process()
+    out = tmp_path / "out.txt"
+    run = cli(capsys, "--root", session.storage_root, "tree", "-o", out)
+    assert_one_line_error(run, "-o FILE writes a picture or DOT")
+    assert not out.exists()

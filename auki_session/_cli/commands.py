@@ -18,9 +18,7 @@ from .._domain.identity import key_peer_id, signature_valid
 from .._domain.layout import DB_FILENAME
 from .._domain.prefixes import MIN_HASH_PREFIX, looks_like_hash
 from .._store import migrate
-from .._store.export import export as export_store
 from .._store.reader import Reader
-from .._store.rust_import import import_root
 from .._store.store import open_store, read_snapshot
 from .._store.verify import DiskScan, Problem, VerifyReport
 from .._store.verify import verify as verify_store
@@ -425,6 +423,8 @@ def tree(
     `latest`): indented text, DOT, or a picture Graphviz renders into `output`."""
     from . import tree as show_tree
 
+    if output_format == "text" and output is not None:
+        raise ValueError("-o FILE writes a picture or DOT: give --format dot, svg, png or pdf")
     session_id = lookup.session_by_id(reader, wanted, "SESSION", peer)
     graph = reader.session_graph(session_id)
     if graph is None:
@@ -486,6 +486,8 @@ def verify(reader: Reader, disk: DiskScan | None, require_signed: bool = False) 
 
 def export(reader: Reader, dest: Path) -> Result:
     """Write the Rust SDK's file layout (registries/ and manifests)."""
+    from .._store.export import export as export_store  # only this command needs it
+
     report = export_store(reader, dest)
     lines = [
         f"exported {report.entries} entry versions and {report.manifests} log manifests "
@@ -497,6 +499,8 @@ def export(reader: Reader, dest: Path) -> Result:
 
 def import_rust(root: Path) -> Result:
     """Import the Rust SDK daemons' files of a root into its store (see rust_import.py)."""
+    from .._store.rust_import import import_root  # only this command needs it
+
     store = open_store(root)
     try:
         report = import_root(store)

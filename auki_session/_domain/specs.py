@@ -11,7 +11,7 @@ from ..errors import ArgumentTypeError, InvalidEntryError
 from .bodies import I64_MAX, U32_MAX, BodyReader, check_int, describe, exact
 from .ids import validate_id
 from .refs import LogRef, RegistryRef, as_log_ref, as_registry_ref
-from .typed import Cadence, LogRefLike, PoseSource, RefLike, TimeTransformSource
+from .typed import Cadence, LogRefLike, PoseSource, RefLike, TimeTransformSource, WriterMode
 
 __all__ = [
     "DetectionLogSpec",
@@ -24,7 +24,6 @@ __all__ = [
 ]
 
 HeadKind = Literal["rolling", "fixed"]
-WriterMode = Literal["rigid", "movable"]
 
 
 @dataclass(frozen=True, slots=True)

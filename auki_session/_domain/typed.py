@@ -9,6 +9,8 @@ from __future__ import annotations
 from types import SimpleNamespace
 from typing import Any, Literal, NotRequired, Protocol, TypeAlias, TypedDict
 
+from .entries import EntryKind, RegistryKind
+
 __all__ = [
     "ArucoBody",
     "AudioBody",
@@ -41,8 +43,8 @@ __all__ = [
     "WriterMode",
 ]
 
-EntryKindName = Literal["frame", "sensor", "detector", "clock"]
-RegistryKindName = Literal["frame", "sensor", "detector"]
+EntryKindName: TypeAlias = EntryKind  # the kinds, declared once in entries.py
+RegistryKindName: TypeAlias = RegistryKind
 WriterMode = Literal["rigid", "movable"]
 
 

@@ -172,8 +172,11 @@ def describe(url: URL) -> str:
 
 
 def describe_url(url: str) -> str:
-    """The URL with any password hidden, for messages."""
-    return describe(server_url(url))
+    """The URL with any password hidden, for messages (checking it is `server_url`'s job)."""
+    try:
+        return describe(make_url(url))
+    except (ArgumentError, ValueError, TypeError):
+        return "the database URL given"
 
 
 def make_server_engine(url: str) -> Engine:
