@@ -94,16 +94,23 @@ def _sorted(found: list[Entry]) -> list[Entry]:
 
 
 def current_entries(
-    reader: Reader, peer: str | None, kinds: Sequence[EntryKind], session_id: str | None
+    reader: Reader,
+    peer: str | None,
+    kinds: Sequence[EntryKind],
+    session_id: str | None,
+    entry_id: str | None = None,
 ) -> list[Entry]:
-    """The current version of each id of the given kinds (clocks: of every session, or one)."""
+    """The current version of each id (or of `entry_id`) of the given kinds (clocks: of every
+    session, or one)."""
     found: list[Entry] = []
     registry = [kind for kind in kinds if kind != "clock"]
     if registry and session_id is None:
         one = registry[0] if len(registry) == 1 else None
-        found += [e for e in reader.current_entries(peer, one) if e.kind in registry]
+        found += [e for e in reader.current_entries(peer, one, entry_id) if e.kind in registry]
     if "clock" in kinds:
-        found += [e for e in reader.clocks(session_id) if peer is None or e.peer_id == peer]
+        found += [
+            e for e in reader.clocks(session_id, entry_id) if peer is None or e.peer_id == peer
+        ]
     return _sorted(found)
 
 
@@ -313,7 +320,7 @@ def _resolve(
             "a JSON ref, or --id ID"
         )
     kinds: Sequence[EntryKind] = (kind,) if kind else ENTRY_KINDS
-    candidates = [e for e in current_entries(reader, peer, kinds, session_id) if e.id == entry_id]
+    candidates = current_entries(reader, peer, kinds, session_id, entry_id)
     if not candidates:
         hint = (
             ", and it is too short for a hash prefix (4 hex digits at least)"

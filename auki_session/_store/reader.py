@@ -170,11 +170,14 @@ class Reader:
     # --- entries ------------------------------------------------------------------------------
 
     def current_entries(
-        self, peer_id: str | None = None, kind: RegistryKind | None = None
+        self,
+        peer_id: str | None = None,
+        kind: RegistryKind | None = None,
+        entry_id: str | None = None,
     ) -> list[Entry]:
-        """The current version of every frame, sensor and detector id (of a peer, of a kind),
-        by peer, kind and id."""
-        names, values = _filters(peer_id=peer_id, kind=kind)
+        """The current version of every frame, sensor and detector id (of a peer, of a kind,
+        with an id), by peer, kind and id."""
+        names, values = _filters(peer_id=peer_id, kind=kind, entry_id=entry_id)
         return [_entry(row) for row in self.run.all(sql.current_entries(*names), values)]
 
     def current(self, peer_id: str, kind: RegistryKind, entry_id: str) -> Entry | None:
@@ -182,10 +185,10 @@ class Reader:
         row = self.run.one(sql.CURRENT, (peer_id, kind, entry_id))
         return None if row is None else _entry(row)
 
-    def clocks(self, session_id: str | None = None) -> list[Entry]:
-        """The current version of each session clock (of one session), in the order
-        registered."""
-        names, values = _filters(session_id=session_id)
+    def clocks(self, session_id: str | None = None, clock_id: str | None = None) -> list[Entry]:
+        """The current version of each session clock (of one session, with an id), in the
+        order registered."""
+        names, values = _filters(session_id=session_id, clock_id=clock_id)
         return [_entry(row) for row in self.run.all(sql.clock_list(*names), values)]
 
     def entry(self, entry_hash: str) -> Entry | None:
