@@ -121,3 +121,14 @@ def test_history_diff_lists_each_step(tmp_path: Path, capsys: pytest.CaptureFixt
     assert json.loads(removed.removeprefix("- calibration  "))["fx"] == 915.25
     value = cli(capsys, "--root", tmp_path, "--json", "history", "--diff", "cam").json()
     assert [step["versions"] for step in value] == [[1, 2], [2, 3]]
+
+
+def test_cli_diff_of_an_ambiguous_id_names_the_argument_and_what_diff_accepts(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for peer_id in ("alpha", "beta"):
+        Peer(peer_id, "app").with_storage_root(tmp_path).register_frame("base", FrameDef.ros_body())
+    end_process()
+    run = cli(capsys, "--root", tmp_path, "diff", "base", "alpha/base")
+    assert_one_line_error(run, "A 'base' is ambiguous", "name it as peer/id or peer/id@hash")
+    assert "--peer" not in run.err  # diff has no such option

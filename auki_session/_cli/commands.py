@@ -338,8 +338,10 @@ def _resolve(
             + (f" in session {entry.session_id}" if entry.session_id else "")
             for entry in candidates
         )
+        narrow = ", or narrow it with --peer, --kind or --session" if argument == "REF" else ""
         raise ValueError(
-            f"id {entry_id!r} is ambiguous ({named}); narrow it with --peer, --kind or --session"
+            f"{argument if ref is not None else '--id'} {entry_id!r} is ambiguous ({named}): "
+            f"name it as peer/id or peer/id@hash{narrow}"
         )
     return candidates[0]
 
