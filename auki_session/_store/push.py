@@ -4,7 +4,7 @@ Entries are content-addressed, so a push is a set union: a hash already present 
 a hash present with different canonical JSON is reported as corruption and never written.
 
 Every record belongs to one peer, and a push adds or changes a peer's records only with that
-peer's authority (`_Authority`): a key-derived peer id's records need the peer's valid signature;
+peer's authority (`Authority`): a key-derived peer id's records need the peer's valid signature;
 any other id is bound to the store that first pushed it (by the digest of the store's random
 identity) and accepted from that store only, until an operator rebinds it. Current versions are
 ordered by the owning store's sequence of changes, never by clocks. Sessions are keyed by their
@@ -20,50 +20,52 @@ resumes cleanly when run again, and robots pushing at the same time do not confl
 from __future__ import annotations
 
 import getpass
-import hashlib
 import json
-from collections import Counter, deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
-    ARRAY,
     Connection,
     Engine,
     Table,
-    Text,
     and_,
-    any_,
-    bindparam,
     func,
-    literal_column,
     or_,
     select,
-    tuple_,
     update,
 )
 from sqlalchemy.exc import DBAPIError
 
 from .._domain.entries import Entry
-from .._domain.identity import key_peer_id, signature_valid
 from .._domain.logs import manifest_refs
 from .._domain.signed import current_record, session_record
 from ..errors import StoreError
 from . import migrate
-from .bulk import insert_rows
-from .engines import describe_url, for_writing, make_server_engine
+from .engines import describe_url, make_server_engine
+from .fleet_authority import Authority, PushOptions, fingerprint, store_digest, text_problem
+from .push_io import (
+    BATCH,
+    SESSION_ROW,
+    PushReport,
+    Writer,
+    aggregate,
+    among,
+    batches,
+    fleet_transaction,
+    insert_batch,
+    pages,
+    read_rows,
+)
+from .push_progress import Progress
 from .statements import insert_for
 from .store import database_error, open_store
 from .tables import (
     clocks,
     entries,
     fleet_bindings,
-    fleet_pushes,
     fleet_rebinds,
     heads,
     log_refs,
@@ -77,154 +79,7 @@ from .verify import entry_problems
 
 __all__ = ["PushOptions", "PushReport", "push", "push_store", "store_digest"]
 
-BATCH = 5_000
 _CHANGE_COLUMNS = ("hash", "updated_at", "signature", "sequence")
-
-
-@dataclass(frozen=True, slots=True)
-class PushOptions:
-    """How a push treats authority: unsigned records of key-derived ids, explicit rebinds."""
-
-    allow_unsigned: bool = False
-    rebind: frozenset[str] = frozenset()
-    """Peers whose fleet binding moves to this store (an operator's explicit decision)."""
-    rebound_by: str = ""
-    """Who decided the rebinds (recorded with them); the OS user when empty."""
-    full: bool = False
-    """Re-check every row instead of what changed since this store's last push to the fleet
-    (for a fleet that lost rows, or to retry refused rows after the cause was fixed)."""
-
-
-@dataclass(slots=True)
-class PushReport:
-    """What a push copied, what was already there, what it refused and what it noted."""
-
-    copied: dict[str, int] = field(default_factory=dict)
-    present: dict[str, int] = field(default_factory=dict)
-    problems: list[str] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-
-    def count(self, table: str, copied: int, total: int) -> None:
-        """Add a batch's figures for one table."""
-        self.copied[table] = self.copied.get(table, 0) + copied
-        self.present[table] = self.present.get(table, 0) + total - copied
-
-    def refuse(self, subject: str, peer_id: str, reason: str) -> None:
-        """Report one refused row, naming it, its peer and why."""
-        self.problems.append(f"refused {subject} of {peer_id}: {reason} (not pushed)")
-
-
-def store_digest(store_id: str) -> str:
-    """What a fleet keeps of a store's identity: its SHA-256, so the fleet never holds the
-    secret that lets a store speak for its peers."""
-    return hashlib.sha256(store_id.encode("utf-8")).hexdigest()
-
-
-def fingerprint(digest: str) -> str:
-    """The short form of a store's digest that messages and listings show."""
-    return digest[:16]
-
-
-def _among(connection: Connection, column: Any, values: Iterable[str]) -> Any:
-    """`column IN values` for a fleet database: on PostgreSQL `= ANY(array)`, one parameter, so
-    the statement's text is the same for every batch and the server plans it once."""
-    values = list(values)
-    if connection.dialect.name == "postgresql":
-        return column == any_(bindparam(None, values, type_=ARRAY(Text())))
-    return column.in_(values)
-
-
-def _text_problem(values: dict[str, Any]) -> str | None:
-    """Why a row cannot be stored as PostgreSQL text (a NUL, or text that is not UTF-8)."""
-    for name, value in values.items():
-        if value.__class__ is not str:
-            continue
-        if "\x00" in value:
-            return f"its {name} holds a NUL character, which PostgreSQL text cannot store"
-        if not value.isascii():
-            try:
-                value.encode("utf-8")
-            except UnicodeEncodeError:
-                return f"its {name} is not valid UTF-8 text"
-    return None
-
-
-class _Authority:
-    """Which peers' records this push may add or change, decided once per peer against the
-    fleet's bindings, then per record against its signature."""
-
-    def __init__(self, options: PushOptions, digest: str) -> None:
-        self.options = options
-        self.digest = digest
-        self._keys: dict[str, bytes | None] = {}
-        self._bound: dict[str, str] = {}  # peer -> the digest of the store it is bound to
-        self.foreign: Counter[str] = Counter()  # refused records of peers bound elsewhere
-
-    def key(self, peer_id: str) -> bytes | None:
-        if peer_id not in self._keys:
-            self._keys[peer_id] = key_peer_id(peer_id)
-        return self._keys[peer_id]
-
-    def learn(self, peer_id: str, digest: str) -> None:
-        self._bound[peer_id] = digest
-
-    def bound_to(self, peer_id: str) -> str:
-        return self._bound[peer_id]
-
-    def bound_here(self, peer_id: str) -> bool:
-        return self._bound.get(peer_id) == self.digest
-
-    def refusal(self, peer_id: str, message: bytes, signature: str | None) -> str | None:
-        """Why the record is refused ("" for a peer bound to another store, reported once per
-        peer with its count), or None when it may go in."""
-        if peer_id not in self._bound:
-            return "the store does not list it among its peers"
-        key = self.key(peer_id)
-        if key is None:
-            return None if self.bound_here(peer_id) else ""
-        if signature is None:
-            if not self.options.allow_unsigned:
-                return f"unsigned, and {peer_id} is a key's id"
-            return None if self.bound_here(peer_id) else ""
-        try:
-            raw = bytes.fromhex(signature)
-        except ValueError:
-            raw = b""
-        if len(raw) == 64 and signature_valid(key, message, raw):
-            return None
-        return f"its signature is not {peer_id}'s"
-
-
-_SMALL = 200
-"""Batches smaller than this are written by the caller (see `_Writer.submit`)."""
-
-
-class _Writer:
-    """Runs the fleet's side of each batch on one thread, in order, while the caller reads and
-    checks the next batch (psycopg and the server release the GIL while they work). At most
-    two batches wait; `drain` waits for all and raises the first failure."""
-
-    def __init__(self) -> None:
-        self._pool = ThreadPoolExecutor(1, thread_name_prefix="auki-push")
-        self._pending: deque[Future[None]] = deque()
-
-    def submit(self, job: Callable[[], None], rows: int) -> None:
-        """Queue `job` (the fleet's side of `rows` rows); a small batch with nothing queued
-        runs at once (a thread and a second connection cost more than they save there)."""
-        if rows < _SMALL and not self._pending:
-            job()
-            return
-        while len(self._pending) >= 2:
-            self._pending.popleft().result()
-        self._pending.append(self._pool.submit(job))
-
-    def drain(self) -> None:
-        while self._pending:
-            self._pending.popleft().result()
-
-    def close(self) -> None:
-        """Stop: what is queued is cancelled (a failure is already on its way up)."""
-        self._pool.shutdown(wait=True, cancel_futures=True)
 
 
 @dataclass(slots=True)
@@ -233,15 +88,15 @@ class _Pushing:
 
     source: Connection
     target: Engine
-    authority: _Authority
+    authority: Authority
     report: PushReport
     refused_sessions: set[str] = field(default_factory=set)
     refused_hashes: set[str] = field(default_factory=set)
     accepted: set[str] = field(default_factory=set)
     """Hashes of versions this push inserted, or found in the fleet with the same bytes."""
     session_owner: dict[str, str] = field(default_factory=dict)
-    progress: _Progress = field(init=False)
-    writer: _Writer = field(default_factory=_Writer)
+    progress: Progress = field(init=False)
+    writer: Writer = field(default_factory=Writer)
 
     def clean(self) -> bool:
         """Whether nothing was refused so far in this push."""
@@ -261,7 +116,7 @@ class _Pushing:
 
 def push_store(root: Path, url: str, options: PushOptions | None = None) -> PushReport:
     """Push the store in `root` (opened read-only) into the database at `url`, creating or
-    upgrading its schema first. What a record needs to go in is `_Authority`'s to decide."""
+    upgrading its schema first. What a record needs to go in is `Authority`'s to decide."""
     root = root.absolute()
     source = open_store(root, readonly=True)
     with source.engine.connect() as connection:
@@ -285,7 +140,7 @@ def push_store(root: Path, url: str, options: PushOptions | None = None) -> Push
             migrate.ensure_schema(target, where)
         except DBAPIError as error:
             raise database_error(where, "cannot open the fleet database", error) from None
-        authority = _Authority(options or PushOptions(), store_digest(identity))
+        authority = Authority(options or PushOptions(), store_digest(identity))
         try:
             return push(source.engine, target, authority, full=authority.options.full)
         except DBAPIError as error:
@@ -299,236 +154,39 @@ def push_store(root: Path, url: str, options: PushOptions | None = None) -> Push
         source.close()
 
 
-@contextmanager
-def _writing(target: Engine) -> Iterator[Connection]:
-    writing = for_writing(target.connect())
-    with writing as connection, connection.begin():
-        yield connection
-
-
-class _Row(dict[str, Any]):
-    """A row read from the store: its columns by name, as attributes too (a SQLAlchemy Row's
-    `_asdict` costs 4 us, a tenth of a pushed row's whole budget)."""
-
-    __slots__ = ()
-
-    def __getattr__(self, name: str) -> Any:
-        try:
-            return self[name]
-        except KeyError:
-            raise AttributeError(name) from None
-
-    def _asdict(self) -> dict[str, Any]:
-        return dict(self)
-
-
-def _rows(source: Connection, query: Any) -> list[_Row]:
-    """A query's rows as `_Row`s."""
-    result = source.execute(query)
-    names = list(result.keys())
-    # fetchall: one call into the driver (iterating fetches row by row)
-    return [_Row(zip(names, row, strict=True)) for row in result.fetchall()]
-
-
-def _batches(source: Connection, table: Table, order: Sequence[Any]) -> Iterator[list[Any]]:
-    """All rows of a table in key order, a batch at a time (keyset pagination)."""
-    query = select(*table.c).order_by(*order)
-    last: tuple[Any, ...] | None = None
-    while True:
-        page = query if last is None else query.where(tuple_(*order) > tuple_(*last))
-        rows = _rows(source, page.limit(BATCH))
-        if not rows:
-            return
-        yield list(rows)
-        last = tuple(getattr(rows[-1], column.name) for column in order)
-
-
-def _insert(
-    target: Connection,
-    table: Table,
-    rows: list[dict[str, Any]],
-    finish: Callable[[Any], Any],
-    report: PushReport,
-    describe: Callable[[dict[str, Any]], tuple[str, str]],
-    unique: tuple[str, ...] = (),
-) -> list[Any]:
-    """Insert a batch (`insert_rows`), returning what its statement returns; when the database
-    refuses the batch, each row is tried alone so that only the rows it refuses are reported
-    (by `describe`: subject, peer)."""
-    if not rows:
-        return []
-    try:
-        with target.begin_nested():
-            return insert_rows(target, table, rows, finish, unique)
-    except DBAPIError:
-        pass
-    done: list[Any] = []
-    for row in rows:
-        try:
-            with target.begin_nested():
-                done += insert_rows(target, table, [row], finish, unique)
-        except DBAPIError as error:
-            subject, peer_id = describe(row)
-            reason = str(error.orig).splitlines()[0] if error.orig else str(error)
-            report.refuse(subject, peer_id, f"the fleet database refused it: {reason}")
-    return done
-
-
-_SESSION_ROWID: Any = literal_column("sessions.rowid")
-_SESSION_ROW: Any = _SESSION_ROWID.label("rowid_")
-"""A session's place in its store's order (sessions are only ever appended)."""
-
-
-def _pages(source: Connection, table: Table, key: Any, after: int) -> Iterator[list[Any]]:
-    """The rows of `table` whose integer `key` is above `after`, in key order, a batch at a
-    time (sessions come with their rowid as `rowid_`)."""
-    columns = [*table.c, key] if key is _SESSION_ROW else list(table.c)
-    order = _SESSION_ROWID if key is _SESSION_ROW else key
-    while True:
-        query = select(*columns).where(order > after).order_by(order).limit(BATCH)
-        rows = _rows(source, query)
-        if not rows:
-            return
-        yield list(rows)
-        after = rows[-1].rowid_ if key is _SESSION_ROW else getattr(rows[-1], key.name)
-
-
-def _aggregate(connection: Connection, table: Table, *where: Any) -> tuple[int, int]:
-    """How many current versions `table` holds and the sum of their sequence numbers: both
-    grow with every change a store makes (each change raises one sequence by one)."""
-    query = select(func.count(), func.coalesce(func.sum(table.c.sequence), 0)).where(*where)
-    count, total = connection.execute(query).one()
-    return int(count), int(total)
-
-
-@dataclass(slots=True)
-class _Progress:
-    """How far this store's pushes to this fleet got (`fleet_pushes`), and how this push moves
-    it: sessions, entries and logs by their place in the store's order, heads and clocks by
-    their aggregates. A table stops advancing at its first batch with a refusal, so that the
-    next push checks the refused rows again."""
-
-    digest: str
-    row: dict[str, Any]
-    advancing: set[str] = field(default_factory=lambda: {"sessions", "entries", "logs"})
-
-    @classmethod
-    def load(cls, source: Connection, target: Engine, digest: str, full: bool) -> _Progress:
-        """The fleet's record of this store's pushes, reset when `full` or when the store no
-        longer holds the rows it marks (a store replaced or rewound)."""
-        empty = {
-            "store_digest": digest,
-            "sessions_upto": 0,
-            "sessions_mark": None,
-            "entries_upto": 0,
-            "entries_mark": None,
-            "logs_upto": 0,
-            "logs_mark": None,
-            "heads_count": None,
-            "heads_sum": None,
-            "clocks_count": None,
-            "clocks_sum": None,
-            "pushed_at": utc_now(),
-        }
-        with _writing(target) as writing:
-            found = writing.execute(
-                select(*fleet_pushes.c).where(fleet_pushes.c.store_digest == digest)
-            ).first()
-            row = dict(found._asdict()) if found is not None else None
-            if row is None or full or not _marks_hold(source, row):
-                if row is None:
-                    writing.execute(insert_for(writing.dialect, fleet_pushes).values(**empty))
-                else:
-                    writing.execute(
-                        update(fleet_pushes)
-                        .where(fleet_pushes.c.store_digest == digest)
-                        .values(**empty)
-                    )
-                row = empty
-        return cls(digest, row)
-
-    def advance(self, writing: Connection, name: str, upto: int, mark: str, clean: bool) -> None:
-        """Record, in the batch's own transaction, that `name` is pushed up to row `upto`."""
-        if not clean:
-            self.advancing.discard(name)
-        if name not in self.advancing:
-            return
-        self.row[f"{name}_upto"], self.row[f"{name}_mark"] = upto, mark
-        self._write(writing, {f"{name}_upto": upto, f"{name}_mark": mark})
-
-    def settle(self, writing: Connection, name: str, aggregate: tuple[int, int]) -> None:
-        """Record that every current version of `name` (heads or clocks) is pushed."""
-        self.row[f"{name}_count"], self.row[f"{name}_sum"] = aggregate
-        self._write(writing, {f"{name}_count": aggregate[0], f"{name}_sum": aggregate[1]})
-
-    def pushed(self, name: str) -> tuple[int, int] | None:
-        count, total = self.row[f"{name}_count"], self.row[f"{name}_sum"]
-        return None if count is None else (count, total)
-
-    def _write(self, writing: Connection, values: dict[str, Any]) -> None:
-        writing.execute(
-            update(fleet_pushes)
-            .where(fleet_pushes.c.store_digest == self.digest)
-            .values(**values, pushed_at=utc_now())
-        )
-
-
-def _marks_hold(source: Connection, row: dict[str, Any]) -> bool:
-    """Whether the store still holds, at the places the fleet marks, the rows it pushed."""
-    checks = (
-        (
-            "sessions",
-            select(sessions.c.session_id).where(_SESSION_ROWID == row["sessions_upto"]),  # noqa: SIM300
-        ),
-        ("entries", select(entries.c.hash).where(entries.c.id == row["entries_upto"])),
-        (
-            "logs",
-            select(logs.c.session_id + "/" + logs.c.resource_id).where(
-                logs.c.id == row["logs_upto"]
-            ),
-        ),
-    )
-    for name, query in checks:
-        if row[f"{name}_upto"] and source.execute(query).scalar() != row[f"{name}_mark"]:
-            return False
-    return True
-
-
-def push(
-    source: Engine, target: Engine, authority: _Authority, *, full: bool = False
-) -> PushReport:
+def push(source: Engine, target: Engine, authority: Authority, *, full: bool = False) -> PushReport:
     """Copy every peer, entry, head, session, clock and log of `source` into `target` that
     `authority` admits and that changed since this store's last push (everything when `full`);
     report the rest."""
     report = PushReport()
     with source.connect() as reading:
         # Text that is not UTF-8 (a damaged or hostile store) is read, not raised on, so that
-        # its row alone is refused (_text_problem) instead of the push ending at it.
+        # its row alone is refused (text_problem) instead of the push ending at it.
         raw = reading.connection.dbapi_connection
         raw.text_factory = lambda data: data.decode("utf-8", "surrogateescape")  # type: ignore[union-attr]
         pushing = _Pushing(reading, target, authority, report)
-        pushing.progress = progress = _Progress.load(
+        pushing.progress = progress = Progress.load(
             reading, target, authority.digest, full or bool(authority.options.rebind)
         )
-        for rows in _batches(reading, peers, [peers.c.peer_id]):
+        for rows in batches(reading, peers, [peers.c.peer_id]):
             _bind_peers(pushing, rows)
         pushing.session_owner = dict(
             (row[0], row[1])
             for row in reading.execute(select(sessions.c.session_id, sessions.c.peer_id))
         )
         new_sessions: list[str] = []
-        for rows in _pages(reading, sessions, _SESSION_ROW, progress.row["sessions_upto"]):
+        for rows in pages(reading, sessions, SESSION_ROW, progress.row["sessions_upto"]):
             new_sessions += [row.session_id for row in rows]
             _push_sessions(pushing, rows)
         try:
-            for rows in _pages(reading, entries, entries.c.id, progress.row["entries_upto"]):
+            for rows in pages(reading, entries, entries.c.id, progress.row["entries_upto"]):
                 _push_entries(pushing, rows)
             pushing.writer.drain()  # current versions need their versions in the fleet
-            head_total = _aggregate(reading, heads)
+            head_total = aggregate(reading, heads)
             if progress.pushed("heads") != head_total:
                 _push_heads(pushing, heads, ["peer_id", "kind", "entry_id"], head_total)
             _push_clocks(pushing, new_sessions)
-            for rows in _pages(reading, logs, logs.c.id, progress.row["logs_upto"]):
+            for rows in pages(reading, logs, logs.c.id, progress.row["logs_upto"]):
                 _push_logs(pushing, rows)
             pushing.writer.drain()
         finally:
@@ -549,14 +207,14 @@ def _bind_peers(pushing: _Pushing, rows: list[Any]) -> None:
     bindings, move the ones the operator rebinds, and stamp the last push of the admitted."""
     authority, report = pushing.authority, pushing.report
     now = utc_now()
-    wanted = [row.peer_id for row in rows if _text_problem(row) is None]
+    wanted = [row.peer_id for row in rows if text_problem(row) is None]
     for row in rows:
-        problem = _text_problem(row)
+        problem = text_problem(row)
         if problem is not None:
             report.refuse("the peer", row.peer_id.replace("\x00", "\\x00"), problem)
-    with _writing(pushing.target) as writing:
+    with fleet_transaction(pushing.target) as writing:
         fresh = [row._asdict() for row in rows if row.peer_id in wanted]
-        copied = _insert(
+        copied = insert_batch(
             writing,
             peers,
             fresh,
@@ -581,7 +239,7 @@ def _bind_peers(pushing: _Pushing, rows: list[Any]) -> None:
             )
         found = writing.execute(
             select(fleet_bindings.c.peer_id, fleet_bindings.c.store_digest).where(
-                _among(writing, fleet_bindings.c.peer_id, wanted)
+                among(writing, fleet_bindings.c.peer_id, wanted)
             )
         ).all()
         for peer_id, digest in found:
@@ -599,7 +257,7 @@ def _bind_peers(pushing: _Pushing, rows: list[Any]) -> None:
         if admitted:
             writing.execute(
                 update(fleet_bindings)
-                .where(_among(writing, fleet_bindings.c.peer_id, admitted))
+                .where(among(writing, fleet_bindings.c.peer_id, admitted))
                 .values(last_push_at=now)
             )
 
@@ -652,7 +310,7 @@ def _push_sessions(pushing: _Pushing, rows: list[Any]) -> None:
     for row in rows:
         pushing.session_owner[row.session_id] = row.peer_id
         subject = f"session {row.session_id}"
-        problem = _text_problem(row)
+        problem = text_problem(row)
         if problem is not None:
             report.refuse(subject, row.peer_id, problem)
         else:
@@ -661,12 +319,12 @@ def _push_sessions(pushing: _Pushing, rows: list[Any]) -> None:
                 allowed.append(row)
                 continue
         pushing.refused_sessions.add(row.session_id)
-    with _writing(pushing.target) as writing:
+    with fleet_transaction(pushing.target) as writing:
         stored = {
             r.session_id: r
             for r in writing.execute(
                 select(*sessions.c).where(
-                    _among(writing, sessions.c.session_id, [row.session_id for row in allowed])
+                    among(writing, sessions.c.session_id, [row.session_id for row in allowed])
                 )
             )
         }
@@ -700,7 +358,7 @@ def _push_sessions(pushing: _Pushing, rows: list[Any]) -> None:
                     "the fleet holds this session with another app id or start time (its "
                     "clocks and logs are refused with it)",
                 )
-        inserted = _insert(
+        inserted = insert_batch(
             writing,
             sessions,
             fresh,
@@ -712,7 +370,7 @@ def _push_sessions(pushing: _Pushing, rows: list[Any]) -> None:
         raced = {r["session_id"] for r in fresh} - {r.session_id for r in inserted}
         for session_id, holder in writing.execute(
             select(sessions.c.session_id, sessions.c.peer_id).where(
-                _among(writing, sessions.c.session_id, raced)
+                among(writing, sessions.c.session_id, raced)
             )
         ):
             if holder != pushing.session_owner[session_id]:
@@ -732,7 +390,7 @@ def _push_sessions(pushing: _Pushing, rows: list[Any]) -> None:
 def _entry_refusal(pushing: _Pushing, row: Any) -> str | None:
     """Why a stored version cannot go in before its authority is asked: a wrong hash, JSON that
     disagrees with its columns, text PostgreSQL cannot hold, a refused session."""
-    problem = _text_problem(row)
+    problem = text_problem(row)
     if problem is not None:
         return problem
     entry = Entry(
@@ -780,8 +438,8 @@ def _write_entries(pushing: _Pushing, rows: Sequence[Any], sound: list[dict[str,
     """The fleet's side of a batch of versions: the checked ones inserted; a hash the fleet
     held already must be held with these very bytes."""
     report = pushing.report
-    with _writing(pushing.target) as writing:
-        copied = _insert(
+    with fleet_transaction(pushing.target) as writing:
+        copied = insert_batch(
             writing,
             entries,
             sound,
@@ -798,7 +456,7 @@ def _write_entries(pushing: _Pushing, rows: Sequence[Any], sound: list[dict[str,
             dict(
                 writing.execute(
                     select(entries.c.hash, entries.c.canonical_json).where(
-                        _among(writing, entries.c.hash, [values["hash"] for values in held])
+                        among(writing, entries.c.hash, [values["hash"] for values in held])
                     )
                 ).all()
             )
@@ -826,14 +484,14 @@ def _push_clocks(pushing: _Pushing, new_sessions: list[str]) -> None:
     """Session clocks: none when they are as last pushed; only the new sessions' when those
     account for every change since; all of them otherwise."""
     progress, source = pushing.progress, pushing.source
-    total = _aggregate(source, clocks)
+    total = aggregate(source, clocks)
     pushed = progress.pushed("clocks")
     if pushed == total:
         return
     if pushed is not None:
         added = (0, 0)
         for start in range(0, len(new_sessions), BATCH):
-            part = _aggregate(
+            part = aggregate(
                 source, clocks, clocks.c.session_id.in_(new_sessions[start : start + BATCH])
             )
             added = (added[0] + part[0], added[1] + part[1])
@@ -856,7 +514,7 @@ def _push_heads(
     report = pushing.report
     before = len(report.problems) + sum(pushing.authority.foreign.values())
     if only_sessions is None:
-        pages = _batches(pushing.source, table, [table.c[name] for name in key])
+        pages = batches(pushing.source, table, [table.c[name] for name in key])
     else:
         pages = _session_clocks(pushing.source, only_sessions)
     for rows in pages:
@@ -879,7 +537,7 @@ def _push_heads(
         pushing.writer.submit(partial(_write_heads, pushing, table, key, values), len(values))
     pushing.writer.drain()
     if len(report.problems) + sum(pushing.authority.foreign.values()) == before:
-        with _writing(pushing.target) as writing:
+        with fleet_transaction(pushing.target) as writing:
             pushing.progress.settle(writing, table.name, aggregate)
 
 
@@ -889,7 +547,7 @@ def _versions(pushing: _Pushing, hashes: set[str]) -> dict[str, Any]:
     any other looked up in the fleet (brought by an earlier push)."""
     versions: dict[str, Any] = {
         row.hash: row
-        for row in _rows(
+        for row in read_rows(
             pushing.source,
             select(
                 entries.c.hash,
@@ -902,7 +560,7 @@ def _versions(pushing: _Pushing, hashes: set[str]) -> dict[str, Any]:
     }
     earlier = hashes - pushing.accepted - pushing.refused_hashes
     if earlier:
-        with _writing(pushing.target) as writing:
+        with fleet_transaction(pushing.target) as writing:
             versions.update(
                 (row.hash, row)
                 for row in writing.execute(
@@ -912,7 +570,7 @@ def _versions(pushing: _Pushing, hashes: set[str]) -> dict[str, Any]:
                         entries.c.kind,
                         entries.c.entry_id,
                         entries.c.session_id,
-                    ).where(_among(writing, entries.c.hash, earlier))
+                    ).where(among(writing, entries.c.hash, earlier))
                 )
             )
     return versions
@@ -934,8 +592,8 @@ def _write_heads(
             ),
         ).returning(table.c.hash)
 
-    with _writing(pushing.target) as writing:
-        changed = _insert(
+    with fleet_transaction(pushing.target) as writing:
+        changed = insert_batch(
             writing,
             table,
             values,
@@ -950,7 +608,7 @@ def _session_clocks(source: Connection, session_ids: list[str]) -> Iterator[list
     """The clocks of these sessions, a batch of sessions at a time."""
     for start in range(0, len(session_ids), BATCH):
         part = session_ids[start : start + BATCH]
-        rows = _rows(source, select(*clocks.c).where(clocks.c.session_id.in_(part)))
+        rows = read_rows(source, select(*clocks.c).where(clocks.c.session_id.in_(part)))
         if rows:
             yield list(rows)
 
@@ -960,7 +618,7 @@ def _head_refusal(
 ) -> str | None:
     """Why a current-version pointer cannot go in: it names a version the fleet lacks or one
     of another id, it has no sequence, or its session was refused."""
-    problem = _text_problem(row)
+    problem = text_problem(row)
     if problem is not None:
         return problem
     if session_id is not None and session_id in pushing.refused_sessions:
@@ -989,7 +647,7 @@ def _log_refusal(pushing: _Pushing, row: Any, refs: list[Any]) -> str | None:
     """Why a log cannot go in before its authority is asked: its session was refused or is not
     its peer's, its manifest names another session or peer, or its refs are not its
     manifest's."""
-    problem = _text_problem(row)
+    problem = text_problem(row)
     if problem is not None:
         return problem
     if row.session_id in pushing.refused_sessions:
@@ -1014,7 +672,7 @@ def _log_refusal(pushing: _Pushing, row: Any, refs: list[Any]) -> str | None:
 def _push_logs(pushing: _Pushing, rows: Sequence[Any]) -> None:
     report, source = pushing.report, pushing.source
     refs_of: dict[int, list[Any]] = {row.id: [] for row in rows}
-    for ref in _rows(source, select(*log_refs.c).where(log_refs.c.log_id.in_(list(refs_of)))):
+    for ref in read_rows(source, select(*log_refs.c).where(log_refs.c.log_id.in_(list(refs_of)))):
         refs_of[ref.log_id].append(ref)
     sound = []
     for row in rows:
@@ -1036,14 +694,14 @@ def _write_logs(
     """The fleet's side of a batch of logs: the checked ones inserted unless held with another
     manifest, then the references of those the fleet now holds with exactly this manifest."""
     report = pushing.report
-    with _writing(pushing.target) as writing:
+    with fleet_transaction(pushing.target) as writing:
         held = (
             {
                 (r.session_id, r.resource_id): (r.id, r.manifest_json)
                 for r in writing.execute(
                     select(
                         logs.c.id, logs.c.session_id, logs.c.resource_id, logs.c.manifest_json
-                    ).where(_among(writing, logs.c.session_id, {row.session_id for row in sound}))
+                    ).where(among(writing, logs.c.session_id, {row.session_id for row in sound}))
                 )
             }
             if sound
@@ -1065,7 +723,7 @@ def _write_logs(
                     pushing.session_owner.get(row.session_id, "?"),
                     "the fleet holds a different manifest for it (its references neither)",
                 )
-        copied = _insert(
+        copied = insert_batch(
             writing,
             logs,
             fresh,
@@ -1088,7 +746,7 @@ def _write_logs(
             if (row.session_id, row.resource_id) in target_ids
             for ref in refs_of[row.id]
         ]
-        refs_copied = _insert(
+        refs_copied = insert_batch(
             writing,
             log_refs,
             values,
