@@ -6,7 +6,7 @@ Pure: built from the session's frames, clocks and logs, no I/O."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from .logs import LogInfo
@@ -217,9 +217,7 @@ def build_graph(
         *_warnings("frame", graph.edges_of("frame"), graph.unconnected("frame")),
         *_warnings("clock", graph.edges_of("clock"), graph.unconnected("clock")),
     ]
-    return SessionGraph(
-        session_id, peer_id, graph.frames, graph.clocks, graph.edges, tuple(warnings)
-    )
+    return replace(graph, warnings=tuple(warnings))
 
 
 @dataclass(frozen=True, slots=True)
