@@ -9,46 +9,31 @@ with optional filters are declared once as a builder; each combination of filter
 from __future__ import annotations
 
 import functools
+import importlib
+import itertools
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import (
-    Select,
-    Table,
-    Text,
-    bindparam,
-    case,
-    cast,
-    exists,
-    func,
-    literal,
-    literal_column,
-    null,
-    or_,
-    select,
-    text,
-    union_all,
-)
-from sqlalchemy.dialects import sqlite
-from sqlalchemy.engine import Dialect
-from sqlalchemy.sql import Executable
-from sqlalchemy.sql.elements import (
-    ReleaseSavepointClause,
-    RollbackToSavepointClause,
-    SavepointClause,
-)
+if TYPE_CHECKING:
+    import sqlalchemy as sa
+    from sqlalchemy import Select, Table
+    from sqlalchemy.engine import Dialect
+    from sqlalchemy.sql import Executable
 
-from .tables import (
-    clocks,
-    entries,
-    fleet_bindings,
-    heads,
-    log_refs,
-    logs,
-    mirror_pending,
-    peers,
-    sessions,
-)
+    from . import tables
+else:
+
+    class _OnFirstUse:
+        """A module imported when one of its attributes is first asked for."""
+
+        def __init__(self, name: str) -> None:
+            self._name = name
+
+        def __getattr__(self, attribute: str) -> Any:
+            return getattr(importlib.import_module(self._name, __package__), attribute)
+
+    sa = _OnFirstUse("sqlalchemy")
+    tables = _OnFirstUse(".tables")
 
 __all__ = [
     "CHANGES",
@@ -130,15 +115,17 @@ def insert_for(dialect: Dialect, table: Table) -> Any:
         from sqlalchemy.dialects import postgresql
 
         return postgresql.insert(table)
+    from sqlalchemy.dialects import sqlite
+
     return sqlite.insert(table)
 
 
 def _binds(*names: str) -> dict[str, Any]:
-    return {name: bindparam(name) for name in names}
+    return {name: sa.bindparam(name) for name in names}
 
 
 def _equal(table: Table, names: tuple[str, ...]) -> list[Any]:
-    return [table.c[name] == bindparam(name) for name in names]
+    return [table.c[name] == sa.bindparam(name) for name in names]
 
 
 # --- writing ----------------------------------------------------------------------------------
@@ -153,10 +140,10 @@ def _upsert(dialect: Dialect, table: Table, key: tuple[str, ...]) -> Any:
     it is higher than the row's (a signed change names its number), else the row's next."""
     statement = insert_for(dialect, table).values(_binds(*key, *_CHANGE))
     # Literal columns, not bound constants: the statement stays raw (see runner.Compiled).
-    previous = func.coalesce(table.c.sequence, literal_column("0"))
-    sequence = case(
+    previous = sa.func.coalesce(table.c.sequence, sa.literal_column("0"))
+    sequence = sa.case(
         (statement.excluded.sequence > previous, statement.excluded.sequence),
-        else_=previous + literal_column("1"),
+        else_=previous + sa.literal_column("1"),
     )
     return statement.on_conflict_do_update(
         index_elements=list(key),
@@ -167,18 +154,22 @@ def _upsert(dialect: Dialect, table: Table, key: tuple[str, ...]) -> Any:
 
 _VERSION = ("hash", "kind", "peer_id", "entry_id")
 REGISTERED = Statement(
-    "registered", _VERSION, lambda _: select(entries.c.id).where(*_equal(entries, _VERSION))
+    "registered",
+    _VERSION,
+    lambda _: sa.select(tables.entries.c.id).where(*_equal(tables.entries, _VERSION)),
 )
 SESSION_ENTRY = Statement(
     "session_entry",
     (*_VERSION, "session_id"),
-    lambda _: select(entries.c.id).where(*_equal(entries, (*_VERSION, "session_id"))),
+    lambda _: sa.select(tables.entries.c.id).where(
+        *_equal(tables.entries, (*_VERSION, "session_id"))
+    ),
 )
 INSERT_PEER = Statement(
     "insert_peer",
     ("peer_id", "first_seen_at"),
     lambda dialect: (
-        insert_for(dialect, peers)
+        insert_for(dialect, tables.peers)
         .values(_binds("peer_id", "first_seen_at"))
         .on_conflict_do_nothing()
     ),
@@ -197,7 +188,7 @@ INSERT_ENTRY = Statement(
     "insert_entry",
     _ENTRY_ROW,
     lambda dialect: (
-        insert_for(dialect, entries)
+        insert_for(dialect, tables.entries)
         .values(_binds(*_ENTRY_ROW))
         .on_conflict_do_nothing(index_elements=["hash"])
     ),
@@ -205,28 +196,28 @@ INSERT_ENTRY = Statement(
 UPSERT_HEAD = Statement(
     "upsert_head",
     ("peer_id", "kind", "entry_id", *_CHANGE),
-    lambda dialect: _upsert(dialect, heads, ("peer_id", "kind", "entry_id")),
+    lambda dialect: _upsert(dialect, tables.heads, ("peer_id", "kind", "entry_id")),
 )
 UPSERT_CLOCK = Statement(
     "upsert_clock",
     ("session_id", "clock_id", *_CHANGE),
-    lambda dialect: _upsert(dialect, clocks, ("session_id", "clock_id")),
+    lambda dialect: _upsert(dialect, tables.clocks, ("session_id", "clock_id")),
 )
 
 
 def _upsert_unsigned(dialect: Dialect, table: Table, key: tuple[str, ...]) -> Any:
     """`_upsert` for a change nobody signs: no signature, and its sequence number counted by
     the statement (1, or the row's next), with no values bound for them."""
-    values = {**_binds(*key, "hash", "updated_at"), "sequence": literal_column("1")}
+    values = {**_binds(*key, "hash", "updated_at"), "sequence": sa.literal_column("1")}
     statement = insert_for(dialect, table).values(values)
-    previous = func.coalesce(table.c.sequence, literal_column("0"))
+    previous = sa.func.coalesce(table.c.sequence, sa.literal_column("0"))
     return statement.on_conflict_do_update(
         index_elements=list(key),
         set_={
             "hash": statement.excluded.hash,
             "updated_at": statement.excluded.updated_at,
-            "signature": null(),
-            "sequence": previous + literal_column("1"),
+            "signature": sa.null(),
+            "sequence": previous + sa.literal_column("1"),
         },
         where=table.c.hash != statement.excluded.hash,
     )
@@ -235,19 +226,19 @@ def _upsert_unsigned(dialect: Dialect, table: Table, key: tuple[str, ...]) -> An
 UPSERT_HEAD_UNSIGNED = Statement(
     "upsert_head_unsigned",
     ("peer_id", "kind", "entry_id", "hash", "updated_at"),
-    lambda dialect: _upsert_unsigned(dialect, heads, ("peer_id", "kind", "entry_id")),
+    lambda dialect: _upsert_unsigned(dialect, tables.heads, ("peer_id", "kind", "entry_id")),
 )
 UPSERT_CLOCK_UNSIGNED = Statement(
     "upsert_clock_unsigned",
     ("session_id", "clock_id", "hash", "updated_at"),
-    lambda dialect: _upsert_unsigned(dialect, clocks, ("session_id", "clock_id")),
+    lambda dialect: _upsert_unsigned(dialect, tables.clocks, ("session_id", "clock_id")),
 )
 HEAD_SEQUENCE = Statement(
     "head_sequence",
     ("peer_id", "kind", "entry_id"),
     lambda _: (
-        select(heads.c.sequence)
-        .where(*_equal(heads, ("peer_id", "kind", "entry_id")))
+        sa.select(tables.heads.c.sequence)
+        .where(*_equal(tables.heads, ("peer_id", "kind", "entry_id")))
         .with_for_update()
     ),
 )
@@ -255,8 +246,8 @@ CLOCK_SEQUENCE = Statement(
     "clock_sequence",
     ("session_id", "clock_id"),
     lambda _: (
-        select(clocks.c.sequence)
-        .where(*_equal(clocks, ("session_id", "clock_id")))
+        sa.select(tables.clocks.c.sequence)
+        .where(*_equal(tables.clocks, ("session_id", "clock_id")))
         .with_for_update()
     ),
 )
@@ -265,7 +256,7 @@ _SESSION_ROW = ("session_id", "peer_id", "app_id", "started_at", "signature")
 INSERT_SESSION = Statement(
     "insert_session",
     _SESSION_ROW,
-    lambda _: sessions.insert().values(_binds(*_SESSION_ROW)),
+    lambda _: tables.sessions.insert().values(_binds(*_SESSION_ROW)),
 )
 _LOG_ROW = (
     "session_id",
@@ -281,95 +272,123 @@ INSERT_LOG = Statement(
     "insert_log",
     _LOG_ROW,
     lambda dialect: (
-        insert_for(dialect, logs)
+        insert_for(dialect, tables.logs)
         .values(_binds(*_LOG_ROW))
         .on_conflict_do_nothing(index_elements=["session_id", "resource_id"])
-        .returning(logs.c.id)
+        .returning(tables.logs.c.id)
     ),
 )
 INSERT_LOG_REF = Statement(
     "insert_log_ref",
     ("log_id", "role", "peer_id", "entry_id", "hash"),
-    lambda _: log_refs.insert().values(_binds("log_id", "role", "peer_id", "entry_id", "hash")),
+    lambda _: tables.log_refs.insert().values(
+        _binds("log_id", "role", "peer_id", "entry_id", "hash")
+    ),
 )
 _MIRROR_ROW = ("root", "hash")
 INSERT_MIRROR_PENDING = Statement(
     "insert_mirror_pending",
     _MIRROR_ROW,
     lambda dialect: (
-        insert_for(dialect, mirror_pending).values(_binds(*_MIRROR_ROW)).on_conflict_do_nothing()
+        insert_for(dialect, tables.mirror_pending)
+        .values(_binds(*_MIRROR_ROW))
+        .on_conflict_do_nothing()
     ),
 )
 DELETE_MIRROR_PENDING = Statement(
     "delete_mirror_pending",
     _MIRROR_ROW,
-    lambda _: mirror_pending.delete().where(*_equal(mirror_pending, _MIRROR_ROW)),
+    lambda _: tables.mirror_pending.delete().where(*_equal(tables.mirror_pending, _MIRROR_ROW)),
 )
 _SAVEPOINT_NAME = "auki_session_nested"
+
+
+def _savepoint_clause(clause: str) -> Executable:
+    from sqlalchemy.sql import elements
+
+    made: Executable = getattr(elements, clause)(_SAVEPOINT_NAME)
+    return made
+
+
 SAVEPOINT = Statement(
     "savepoint",
     (),
-    lambda _: SavepointClause(_SAVEPOINT_NAME),  # type: ignore[no-untyped-call]
+    lambda _: _savepoint_clause("SavepointClause"),
 )
 RELEASE = Statement(
     "release",
     (),
-    lambda _: ReleaseSavepointClause(_SAVEPOINT_NAME),  # type: ignore[no-untyped-call]
+    lambda _: _savepoint_clause("ReleaseSavepointClause"),
 )
 ROLLBACK_TO = Statement(
     "rollback_to",
     (),
-    lambda _: RollbackToSavepointClause(_SAVEPOINT_NAME),  # type: ignore[no-untyped-call]
+    lambda _: _savepoint_clause("RollbackToSavepointClause"),
 )
 
 # --- reading entries --------------------------------------------------------------------------
 
-ENTRY_COLUMNS = (
-    entries.c.kind,
-    entries.c.peer_id,
-    entries.c.entry_id,
-    entries.c.hash,
-    entries.c.session_id,
-    entries.c.canonical_json,
-    entries.c.registered_at,
-    entries.c.signature,
-)
-"""The columns of an `Entry`, in its field order."""
+
+def _entry_columns() -> tuple[Any, ...]:
+    """The columns of an `Entry`, in its field order."""
+    entries = tables.entries
+    return (
+        entries.c.kind,
+        entries.c.peer_id,
+        entries.c.entry_id,
+        entries.c.hash,
+        entries.c.session_id,
+        entries.c.canonical_json,
+        entries.c.registered_at,
+        entries.c.signature,
+    )
+
 
 ENTRY = Statement(
-    "entry", ("hash",), lambda _: select(*ENTRY_COLUMNS).where(entries.c.hash == bindparam("hash"))
+    "entry",
+    ("hash",),
+    lambda _: sa.select(*_entry_columns()).where(tables.entries.c.hash == sa.bindparam("hash")),
 )
 ENTRY_PREFIX = Statement(
     "entry_prefix",
     ("low", "high", "limit"),
     lambda _: (
-        select(*ENTRY_COLUMNS)
-        .where(entries.c.hash >= bindparam("low"), entries.c.hash < bindparam("high"))
-        .order_by(entries.c.hash)
-        .limit(bindparam("limit"))
+        sa.select(*_entry_columns())
+        .where(
+            tables.entries.c.hash >= sa.bindparam("low"),
+            tables.entries.c.hash < sa.bindparam("high"),
+        )
+        .order_by(tables.entries.c.hash)
+        .limit(sa.bindparam("limit"))
     ),
 )
 CURRENT = Statement(
     "current",
     ("peer_id", "kind", "entry_id"),
     lambda _: (
-        select(*ENTRY_COLUMNS)
-        .join(heads, heads.c.hash == entries.c.hash)
-        .where(*_equal(heads, ("peer_id", "kind", "entry_id")))
+        sa.select(*_entry_columns())
+        .join(tables.heads, tables.heads.c.hash == tables.entries.c.hash)
+        .where(*_equal(tables.heads, ("peer_id", "kind", "entry_id")))
     ),
 )
 CURRENT_HASHES = Statement(
-    "current_hashes", (), lambda _: union_all(select(heads.c.hash), select(clocks.c.hash))
+    "current_hashes",
+    (),
+    lambda _: sa.union_all(sa.select(tables.heads.c.hash), sa.select(tables.clocks.c.hash)),
 )
 HEAD_HASH = Statement(
     "head_hash",
     ("peer_id", "kind", "entry_id"),
-    lambda _: select(heads.c.hash).where(*_equal(heads, ("peer_id", "kind", "entry_id"))),
+    lambda _: sa.select(tables.heads.c.hash).where(
+        *_equal(tables.heads, ("peer_id", "kind", "entry_id"))
+    ),
 )
 CLOCK_HASH = Statement(
     "clock_hash",
     ("session_id", "clock_id"),
-    lambda _: select(clocks.c.hash).where(*_equal(clocks, ("session_id", "clock_id"))),
+    lambda _: sa.select(tables.clocks.c.hash).where(
+        *_equal(tables.clocks, ("session_id", "clock_id"))
+    ),
 )
 
 
@@ -377,84 +396,123 @@ MIRROR_PENDING = Statement(
     "mirror_pending",
     ("root",),
     lambda _: (
-        select(entries.c.kind, entries.c.peer_id, entries.c.entry_id, entries.c.hash)
-        .add_columns(entries.c.canonical_json)
-        .join(mirror_pending, mirror_pending.c.hash == entries.c.hash)
-        .where(mirror_pending.c.root == bindparam("root"))
+        sa.select(
+            tables.entries.c.kind,
+            tables.entries.c.peer_id,
+            tables.entries.c.entry_id,
+            tables.entries.c.hash,
+        )
+        .add_columns(tables.entries.c.canonical_json)
+        .join(tables.mirror_pending, tables.mirror_pending.c.hash == tables.entries.c.hash)
+        .where(tables.mirror_pending.c.root == sa.bindparam("root"))
     ),
 )
 """The versions whose registry files a crash may have left unwritten in a root."""
 MIRROR_PENDING_HASHES = Statement(
     "mirror_pending_hashes",
     ("root",),
-    lambda _: select(mirror_pending.c.hash).where(mirror_pending.c.root == bindparam("root")),
+    lambda _: sa.select(tables.mirror_pending.c.hash).where(
+        tables.mirror_pending.c.root == sa.bindparam("root")
+    ),
 )
 
 
 _Variants = Callable[..., "Statement"]
+VARIANTS: list[tuple[_Variants, tuple[tuple[Any, ...], ...]]] = []
+"""Each function making statements, with the arguments of every statement it makes (the
+catalog of compiled statements holds them all)."""
 
 
-def _filtered(name: str, table: Table, query: Callable[[], Select[Any]]) -> _Variants:
-    """A query declared once, with optional equality filters on `table`'s columns: calling the
-    result with the names of the columns to bind gives that variant's Statement (kept)."""
+def _in_order(names: tuple[str, ...]) -> tuple[tuple[str, ...], ...]:
+    """Every choice of `names`, each in their order."""
+    return tuple(
+        tuple(name for name, chosen in zip(names, choice, strict=True) if chosen)
+        for choice in itertools.product((False, True), repeat=len(names))
+    )
+
+
+def _filtered(
+    name: str, table: str, query: Callable[[], Select[Any]], filters: tuple[str, ...]
+) -> _Variants:
+    """A query declared once, with optional equality filters on columns of the table named
+    `table`: calling the result with the names of the filters to bind (some of `filters`, in
+    their order) gives that variant's Statement (kept)."""
 
     @functools.cache
-    def variant(*filters: str) -> Statement:
+    def variant(*given: str) -> Statement:
         return Statement(
-            f"{name}{filters}", filters, lambda _: query().where(*_equal(table, filters))
+            f"{name}{given}",
+            given,
+            lambda _: query().where(*_equal(getattr(tables, table), given)),
         )
 
+    VARIANTS.append((variant, _in_order(filters)))
     return variant
 
 
 current_entries = _filtered(
     "current_entries",
-    heads,
+    "heads",
     lambda: (
-        select(*ENTRY_COLUMNS)
-        .join(heads, heads.c.hash == entries.c.hash)
-        .order_by(heads.c.peer_id, heads.c.kind, heads.c.entry_id)
+        sa.select(*_entry_columns())
+        .join(tables.heads, tables.heads.c.hash == tables.entries.c.hash)
+        .order_by(tables.heads.c.peer_id, tables.heads.c.kind, tables.heads.c.entry_id)
     ),
+    filters=("peer_id", "kind", "entry_id"),
 )
 """The current version of each frame, sensor and detector id, by peer, kind and id (filters:
 `peer_id`, `kind`)."""
 history = _filtered(
     "history",
-    entries,
-    lambda: select(*ENTRY_COLUMNS).order_by(
-        entries.c.peer_id, entries.c.kind, entries.c.session_id, entries.c.entry_id, entries.c.id
+    "entries",
+    lambda: sa.select(*_entry_columns()).order_by(
+        tables.entries.c.peer_id,
+        tables.entries.c.kind,
+        tables.entries.c.session_id,
+        tables.entries.c.entry_id,
+        tables.entries.c.id,
     ),
+    filters=("peer_id", "kind", "entry_id"),
 )
 """Every stored version, grouped by peer, kind, session and id, each id's in the order first
 registered (filters: `peer_id`, `kind`, `entry_id`)."""
-EVERY_ENTRY = Statement("every_entry", (), lambda _: select(*ENTRY_COLUMNS).order_by(entries.c.id))
+EVERY_ENTRY = Statement(
+    "every_entry", (), lambda _: sa.select(*_entry_columns()).order_by(tables.entries.c.id)
+)
 """Every stored version in the order stored: a scan of the table in its primary key's order,
 with no sort (`history()`'s order sorts the whole table in a temporary b-tree first: on SQLite
 a file as large as the entries, and no row until it is sorted)."""
 clock_list = _filtered(
     "clocks",
-    clocks,
+    "clocks",
     lambda: (
-        select(*ENTRY_COLUMNS)
-        .join(clocks, clocks.c.hash == entries.c.hash)
-        .order_by(clocks.c.session_id, entries.c.id)
+        sa.select(*_entry_columns())
+        .join(tables.clocks, tables.clocks.c.hash == tables.entries.c.hash)
+        .order_by(tables.clocks.c.session_id, tables.entries.c.id)
     ),
+    filters=("session_id", "clock_id"),
 )
 """The current version of each session clock, in the order registered (filter: `session_id`)."""
 
 # --- reading sessions and logs ----------------------------------------------------------------
 
-_SESSION_COLUMNS = (
-    sessions.c.session_id,
-    sessions.c.peer_id,
-    sessions.c.app_id,
-    sessions.c.started_at,
-    sessions.c.signature,
-)
+
+def _session_columns() -> tuple[Any, ...]:
+    sessions = tables.sessions
+    return (
+        sessions.c.session_id,
+        sessions.c.peer_id,
+        sessions.c.app_id,
+        sessions.c.started_at,
+        sessions.c.signature,
+    )
+
+
 session_list = _filtered(
     "sessions",
-    sessions,
-    lambda: select(*_SESSION_COLUMNS).order_by(sessions.c.session_id),
+    "sessions",
+    lambda: sa.select(*_session_columns()).order_by(tables.sessions.c.session_id),
+    filters=("peer_id", "session_id"),
 )
 """Sessions, oldest first (ULIDs sort by time) (filters: `peer_id`, `session_id`)."""
 SESSION = session_list("session_id")
@@ -468,30 +526,40 @@ def session_prefix(*filters: str) -> Statement:
         f"session_prefix{filters}",
         (*filters, "prefix", "length", "limit"),
         lambda _: (
-            select(*_SESSION_COLUMNS)
+            sa.select(*_session_columns())
             .where(
-                *_equal(sessions, filters),
-                func.lower(func.substr(sessions.c.session_id, 1, bindparam("length")))
-                == bindparam("prefix"),
+                *_equal(tables.sessions, filters),
+                sa.func.lower(
+                    sa.func.substr(tables.sessions.c.session_id, 1, sa.bindparam("length"))
+                )
+                == sa.bindparam("prefix"),
             )
-            .order_by(sessions.c.session_id)
-            .limit(bindparam("limit"))
+            .order_by(tables.sessions.c.session_id)
+            .limit(sa.bindparam("limit"))
         ),
     )
 
 
+VARIANTS.append((session_prefix, _in_order(("peer_id",))))
+
+
 def _session_summaries() -> Select[Any]:
-    return select(
-        *_SESSION_COLUMNS,
-        select(func.count()).where(clocks.c.session_id == sessions.c.session_id).scalar_subquery(),
-        select(func.count()).where(logs.c.session_id == sessions.c.session_id).scalar_subquery(),
+    return sa.select(
+        *_session_columns(),
+        sa.select(sa.func.count())
+        .where(tables.clocks.c.session_id == tables.sessions.c.session_id)
+        .scalar_subquery(),
+        sa.select(sa.func.count())
+        .where(tables.logs.c.session_id == tables.sessions.c.session_id)
+        .scalar_subquery(),
     )
 
 
 session_summaries = _filtered(
     "session_summaries",
-    sessions,
-    lambda: _session_summaries().order_by(sessions.c.session_id),
+    "sessions",
+    lambda: _session_summaries().order_by(tables.sessions.c.session_id),
+    filters=("peer_id", "session_id"),
 )
 """Sessions with how many clocks and logs each holds (filters as `session_list`'s)."""
 
@@ -505,48 +573,59 @@ def latest_sessions(*filters: str) -> Statement:
         (*filters, "limit"),
         lambda _: (
             _session_summaries()
-            .where(*_equal(sessions, filters))
-            .order_by(sessions.c.started_at.desc(), sessions.c.session_id.desc())
-            .limit(bindparam("limit"))
+            .where(*_equal(tables.sessions, filters))
+            .order_by(tables.sessions.c.started_at.desc(), tables.sessions.c.session_id.desc())
+            .limit(sa.bindparam("limit"))
         ),
     )
 
 
+VARIANTS.append((latest_sessions, _in_order(("peer_id",))))
+
+
 def _logs() -> Select[Any]:
     return (
-        select(
-            logs.c.session_id,
-            sessions.c.peer_id,
-            logs.c.resource_id,
-            logs.c.kind,
-            logs.c.manifest_json,
-            logs.c.head_json,
-            logs.c.registered_at,
-            logs.c.signature,
+        sa.select(
+            tables.logs.c.session_id,
+            tables.sessions.c.peer_id,
+            tables.logs.c.resource_id,
+            tables.logs.c.kind,
+            tables.logs.c.manifest_json,
+            tables.logs.c.head_json,
+            tables.logs.c.registered_at,
+            tables.logs.c.signature,
         )
-        .join(sessions, sessions.c.session_id == logs.c.session_id)
-        .order_by(logs.c.id)
+        .join(tables.sessions, tables.sessions.c.session_id == tables.logs.c.session_id)
+        .order_by(tables.logs.c.id)
     )
 
 
-log_list = _filtered("logs", logs, _logs)
+log_list = _filtered("logs", "logs", _logs, filters=("session_id",))
 """Logs in the order registered, with their session's peer (filter: `session_id`)."""
 
 SESSION_RESOURCES = Statement(
     "session_resources",
     ("session_id",),
-    lambda _: select(logs.c.resource_id).where(logs.c.session_id == bindparam("session_id")),
+    lambda _: sa.select(tables.logs.c.resource_id).where(
+        tables.logs.c.session_id == sa.bindparam("session_id")
+    ),
 )
 LOG_EXISTS = Statement(
     "log_exists",
     ("session_id", "resource_id"),
-    lambda _: select(logs.c.id).where(*_equal(logs, ("session_id", "resource_id"))),
+    lambda _: sa.select(tables.logs.c.id).where(
+        *_equal(tables.logs, ("session_id", "resource_id"))
+    ),
 )
 LOGS_USING = Statement(
     "logs_using",
     ("hash",),
     lambda _: _logs().where(
-        logs.c.id.in_(select(log_refs.c.log_id).where(log_refs.c.hash == bindparam("hash")))
+        tables.logs.c.id.in_(
+            sa.select(tables.log_refs.c.log_id).where(
+                tables.log_refs.c.hash == sa.bindparam("hash")
+            )
+        )
     ),
 )
 
@@ -555,16 +634,20 @@ LOGS_USING = Statement(
 
 def _current_count(kind: str) -> Any:
     return (
-        select(func.count())
-        .where(heads.c.peer_id == peers.c.peer_id, heads.c.kind == kind)
+        sa.select(sa.func.count())
+        .where(tables.heads.c.peer_id == tables.peers.c.peer_id, tables.heads.c.kind == kind)
         .scalar_subquery()
     )
 
 
 def _binding(column: Any, bindings: bool) -> Any:
     if not bindings:
-        return literal_column("NULL")
-    return select(column).where(fleet_bindings.c.peer_id == peers.c.peer_id).scalar_subquery()
+        return sa.literal_column("NULL")
+    return (
+        sa.select(column)
+        .where(tables.fleet_bindings.c.peer_id == tables.peers.c.peer_id)
+        .scalar_subquery()
+    )
 
 
 @functools.cache
@@ -573,51 +656,60 @@ def peer_summaries(signatures: bool, bindings: bool) -> Statement:
     and entry versions (a store older than schema 0004 has no signatures: 0 signed), and in a
     fleet database the authority it is bound under and its last push (NULL elsewhere, and
     before schema 0005)."""
-    signed = (
-        select(func.count())
-        .where(entries.c.peer_id == peers.c.peer_id, entries.c.signature.is_not(None))
-        .scalar_subquery()
-        if signatures
-        else literal_column("0")
-    )
+
+    def signed() -> Any:
+        if not signatures:
+            return sa.literal_column("0")
+        entries = tables.entries
+        return (
+            sa.select(sa.func.count())
+            .where(entries.c.peer_id == tables.peers.c.peer_id, entries.c.signature.is_not(None))
+            .scalar_subquery()
+        )
+
     return Statement(
         f"peer_summaries({signatures}, {bindings})",
         (),
-        lambda _: select(
-            peers.c.peer_id,
-            peers.c.first_seen_at,
+        lambda _: sa.select(
+            tables.peers.c.peer_id,
+            tables.peers.c.first_seen_at,
             *(_current_count(kind) for kind in ("frame", "sensor", "detector")),
-            select(func.count()).where(sessions.c.peer_id == peers.c.peer_id).scalar_subquery(),
-            signed,
-            select(func.count()).where(entries.c.peer_id == peers.c.peer_id).scalar_subquery(),
-            _binding(fleet_bindings.c.authority, bindings),
-            _binding(fleet_bindings.c.last_push_at, bindings),
-        ).order_by(peers.c.peer_id),
+            sa.select(sa.func.count())
+            .where(tables.sessions.c.peer_id == tables.peers.c.peer_id)
+            .scalar_subquery(),
+            signed(),
+            sa.select(sa.func.count())
+            .where(tables.entries.c.peer_id == tables.peers.c.peer_id)
+            .scalar_subquery(),
+            _binding(tables.fleet_bindings.c.authority, bindings),
+            _binding(tables.fleet_bindings.c.last_push_at, bindings),
+        ).order_by(tables.peers.c.peer_id),
     )
 
 
+VARIANTS.append((peer_summaries, tuple(itertools.product((False, True), repeat=2))))
 CHANGES = Statement(
     "changes",
     (),
-    lambda _: union_all(
-        select(
-            heads.c.peer_id,
-            heads.c.kind,
-            heads.c.entry_id,
-            heads.c.hash,
-            heads.c.sequence,
-            heads.c.signature,
-            cast(null(), Text).label("session_id"),
+    lambda _: sa.union_all(
+        sa.select(
+            tables.heads.c.peer_id,
+            tables.heads.c.kind,
+            tables.heads.c.entry_id,
+            tables.heads.c.hash,
+            tables.heads.c.sequence,
+            tables.heads.c.signature,
+            sa.cast(sa.null(), sa.Text).label("session_id"),
         ),
-        select(
-            sessions.c.peer_id,
-            literal_column("'clock'"),
-            clocks.c.clock_id,
-            clocks.c.hash,
-            clocks.c.sequence,
-            clocks.c.signature,
-            clocks.c.session_id,
-        ).join(sessions, sessions.c.session_id == clocks.c.session_id),
+        sa.select(
+            tables.sessions.c.peer_id,
+            sa.literal_column("'clock'"),
+            tables.clocks.c.clock_id,
+            tables.clocks.c.hash,
+            tables.clocks.c.sequence,
+            tables.clocks.c.signature,
+            tables.clocks.c.session_id,
+        ).join(tables.sessions, tables.sessions.c.session_id == tables.clocks.c.session_id),
     ),
 )
 """Every current version (heads, and session clocks with their session's peer): the change
@@ -626,18 +718,18 @@ PEER_APPS = Statement(
     "peer_apps",
     (),
     lambda _: (
-        select(sessions.c.peer_id, sessions.c.app_id)
+        sa.select(tables.sessions.c.peer_id, tables.sessions.c.app_id)
         .distinct()
-        .order_by(sessions.c.peer_id, sessions.c.app_id)
+        .order_by(tables.sessions.c.peer_id, tables.sessions.c.app_id)
     ),
 )
 TABLE_COUNTS = Statement(
     "table_counts",
     (),
-    lambda _: select(
+    lambda _: sa.select(
         *(
-            select(func.count()).select_from(table).scalar_subquery()
-            for table in (peers, sessions, logs, clocks)
+            sa.select(sa.func.count()).select_from(table).scalar_subquery()
+            for table in (tables.peers, tables.sessions, tables.logs, tables.clocks)
         )
     ),
 )
@@ -645,9 +737,13 @@ TABLE_COUNTS = Statement(
 KIND_COUNTS = Statement(
     "kind_counts",
     (),
-    lambda _: union_all(
-        select(literal("versions"), entries.c.kind, func.count()).group_by(entries.c.kind),
-        select(literal("ids"), heads.c.kind, func.count()).group_by(heads.c.kind),
+    lambda _: sa.union_all(
+        sa.select(sa.literal("versions"), tables.entries.c.kind, sa.func.count()).group_by(
+            tables.entries.c.kind
+        ),
+        sa.select(sa.literal("ids"), tables.heads.c.kind, sa.func.count()).group_by(
+            tables.heads.c.kind
+        ),
     ),
 )
 """Per kind: ("versions", kind, stored versions) and ("ids", kind, ids with a current one)."""
@@ -655,13 +751,18 @@ MISFILED_HEADS = Statement(
     "misfiled_heads",
     (),
     lambda _: (
-        select(heads.c.peer_id, heads.c.kind, heads.c.entry_id, heads.c.hash)
-        .join(entries, entries.c.hash == heads.c.hash)
+        sa.select(
+            tables.heads.c.peer_id,
+            tables.heads.c.kind,
+            tables.heads.c.entry_id,
+            tables.heads.c.hash,
+        )
+        .join(tables.entries, tables.entries.c.hash == tables.heads.c.hash)
         .where(
-            or_(
-                entries.c.peer_id != heads.c.peer_id,
-                entries.c.kind != heads.c.kind,
-                entries.c.entry_id != heads.c.entry_id,
+            sa.or_(
+                tables.entries.c.peer_id != tables.heads.c.peer_id,
+                tables.entries.c.kind != tables.heads.c.kind,
+                tables.entries.c.entry_id != tables.heads.c.entry_id,
             )
         )
     ),
@@ -671,16 +772,16 @@ MISFILED_CLOCKS = Statement(
     "misfiled_clocks",
     (),
     lambda _: (
-        select(clocks.c.session_id, clocks.c.clock_id, clocks.c.hash)
-        .join(entries, entries.c.hash == clocks.c.hash)
+        sa.select(tables.clocks.c.session_id, tables.clocks.c.clock_id, tables.clocks.c.hash)
+        .join(tables.entries, tables.entries.c.hash == tables.clocks.c.hash)
         .where(
-            or_(
-                entries.c.kind != "clock",
-                entries.c.entry_id != clocks.c.clock_id,
-                func.coalesce(entries.c.session_id, "") != clocks.c.session_id,
-                entries.c.peer_id
-                != select(sessions.c.peer_id)
-                .where(sessions.c.session_id == clocks.c.session_id)
+            sa.or_(
+                tables.entries.c.kind != "clock",
+                tables.entries.c.entry_id != tables.clocks.c.clock_id,
+                sa.func.coalesce(tables.entries.c.session_id, "") != tables.clocks.c.session_id,
+                tables.entries.c.peer_id
+                != sa.select(tables.sessions.c.peer_id)
+                .where(tables.sessions.c.session_id == tables.clocks.c.session_id)
                 .scalar_subquery(),
             )
         )
@@ -691,22 +792,27 @@ MISFILED_CLOCK_VERSIONS = Statement(
     "misfiled_clock_versions",
     (),
     lambda _: (
-        select(entries.c.peer_id, entries.c.entry_id, entries.c.hash, sessions.c.peer_id)
-        .join(sessions, sessions.c.session_id == entries.c.session_id)
-        .where(sessions.c.peer_id != entries.c.peer_id)
+        sa.select(
+            tables.entries.c.peer_id,
+            tables.entries.c.entry_id,
+            tables.entries.c.hash,
+            tables.sessions.c.peer_id,
+        )
+        .join(tables.sessions, tables.sessions.c.session_id == tables.entries.c.session_id)
+        .where(tables.sessions.c.peer_id != tables.entries.c.peer_id)
     ),
 )
 """Clock versions of one peer filed in another peer's session."""
 UNORDERED_CHANGES = Statement(
     "unordered_changes",
     (),
-    lambda _: union_all(
-        select(literal_column("'head'"), heads.c.peer_id, heads.c.entry_id).where(
-            heads.c.sequence.is_(None)
-        ),
-        select(literal_column("'clock'"), clocks.c.session_id, clocks.c.clock_id).where(
-            clocks.c.sequence.is_(None)
-        ),
+    lambda _: sa.union_all(
+        sa.select(
+            sa.literal_column("'head'"), tables.heads.c.peer_id, tables.heads.c.entry_id
+        ).where(tables.heads.c.sequence.is_(None)),
+        sa.select(
+            sa.literal_column("'clock'"), tables.clocks.c.session_id, tables.clocks.c.clock_id
+        ).where(tables.clocks.c.sequence.is_(None)),
     ),
 )
 """Current versions without the sequence number that orders their changes."""
@@ -714,11 +820,13 @@ UNBOUND_PEERS = Statement(
     "unbound_peers",
     (),
     lambda _: (
-        select(peers.c.peer_id)
-        .where(~exists().where(fleet_bindings.c.peer_id == peers.c.peer_id))
-        .order_by(peers.c.peer_id)
+        sa.select(tables.peers.c.peer_id)
+        .where(~sa.exists().where(tables.fleet_bindings.c.peer_id == tables.peers.c.peer_id))
+        .order_by(tables.peers.c.peer_id)
     ),
 )
 """Peers a fleet database holds without a binding (pushed before schema 0005)."""
-INTEGRITY_CHECK = Statement("integrity_check", (), lambda _: text("PRAGMA integrity_check"))
-FOREIGN_KEY_CHECK = Statement("foreign_key_check", (), lambda _: text("PRAGMA foreign_key_check"))
+INTEGRITY_CHECK = Statement("integrity_check", (), lambda _: sa.text("PRAGMA integrity_check"))
+FOREIGN_KEY_CHECK = Statement(
+    "foreign_key_check", (), lambda _: sa.text("PRAGMA foreign_key_check")
+)
