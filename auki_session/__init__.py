@@ -1,4 +1,11 @@
-"""auki_session: the Auki SDK's session surface over a persistent SQLite registry."""
+"""auki_session: the Auki SDK's session surface over a persistent SQLite registry.
+
+`Peer` and `Session` (and with them SQLAlchemy) are imported on first use: the command line's
+read commands never need them.
+"""
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from ._domain.canonical import canonical_json
 from ._domain.diff import FieldChange
@@ -70,9 +77,23 @@ from .errors import (
     StoreError,
     UnresolvedRefError,
 )
-from .peer import Peer
-from .session import Session
 from .wallet import Wallet, peer_public_key, verify
+
+if TYPE_CHECKING:
+    from .peer import Peer
+    from .session import Session
+
+_ON_FIRST_USE = {"Peer": ".peer", "Session": ".session"}
+
+
+def __getattr__(name: str) -> Any:
+    module = _ON_FIRST_USE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "ArgumentTypeError",

@@ -23,7 +23,7 @@ import pytest
 from auki_session import FrameDef, Peer
 from auki_session._domain.layout import JOURNAL_DIR
 from auki_session._store.reader import Reader
-from auki_session._store.store import read_snapshot
+from auki_session._store.snapshot import read_snapshot
 from auki_session.errors import StoreError
 from tests.conftest import end_process
 from tests.test_cli import ApiStore, cli, make_api_store

@@ -17,12 +17,11 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from .._store.engines import server_url
+from .._store.plain import plain_server_url
 from .._store.verify import scan_disk
 from ..errors import AukiSessionError, ConfigurationError
 from . import commands
 from .commands import EXIT_ERROR, PROG, Result
-from .demo import DEMO_ROOT, demo
 from .parser import parser
 
 __all__ = ["main"]
@@ -39,8 +38,10 @@ def _one(flag: str, flag_value: str | None, positional: str, value: str | None) 
 
 def _check_url(flag: str, url: str | None) -> None:
     """A database URL that cannot work is refused before anything opens."""
-    if url is None:
-        return
+    if url is None or plain_server_url(url) is not None:
+        return  # a plain PostgreSQL URL, which the command reads without SQLAlchemy
+    from .._store.engines import server_url
+
     try:
         server_url(url)
     except ConfigurationError as error:
@@ -54,6 +55,8 @@ def _run(args: argparse.Namespace) -> Result:
     url: str | None = args.url
     command: str = args.command
     if command == "demo":
+        from .demo import DEMO_ROOT, demo  # writing: imports Peer, and SQLAlchemy with it
+
         if url is not None:
             raise ValueError(
                 "demo writes a SQLite store under a storage root and takes no --url; "

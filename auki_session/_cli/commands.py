@@ -10,22 +10,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy.exc import DBAPIError
-
 from .._domain.diff import diff_values
 from .._domain.entries import ENTRY_KINDS, REGISTRY_KINDS, Entry, EntryKind
 from .._domain.identity import key_peer_id, signature_valid
 from .._domain.layout import DB_FILENAME
 from .._domain.prefixes import MIN_HASH_PREFIX, looks_like_hash
 from .._store import migrate
+from .._store.plain import database_reason
 from .._store.reader import Reader
-from .._store.store import open_store, read_snapshot
+from .._store.snapshot import read_snapshot
 from .._store.verify import DiskScan, Problem, VerifyReport
 from .._store.verify import verify as verify_store
 from ..errors import NotFoundError, StoreError
 from . import lookup, render
 
 __all__ = [
+    "DEMO_ROOT",
     "EXIT_ERROR",
     "EXIT_FOUND",
     "EXIT_OK",
@@ -53,6 +53,8 @@ __all__ = [
 ]
 
 PROG = "auki-session"
+DEMO_ROOT = "auki-demo"
+"""Where `demo` writes when given no root."""
 EXIT_OK, EXIT_FOUND, EXIT_ERROR = 0, 1, 2
 _KIND_ORDER = {kind: index for index, kind in enumerate(ENTRY_KINDS)}
 
@@ -460,8 +462,9 @@ def verify(reader: Reader, disk: DiskScan | None, require_signed: bool = False) 
     check_files = disk is not None
     try:
         report = verify_store(reader, disk, require_signed=require_signed)
-    except DBAPIError as error:
-        problem = Problem("integrity", str(reader.path), f"cannot be read: {error.orig}")
+    except reader.run.errors as error:
+        reason = database_reason(error)
+        problem = Problem("integrity", str(reader.path), f"cannot be read: {reason}")
         report = VerifyReport(0, 0, (problem,), ())
     value = {
         "ok": report.ok,
@@ -509,6 +512,7 @@ def export(reader: Reader, dest: Path) -> Result:
 def import_rust(root: Path) -> Result:
     """Import the Rust SDK daemons' files of a root into its store (see rust_import.py)."""
     from .._store.rust_import import import_root  # only this command needs it
+    from .._store.store import open_store
 
     store = open_store(root)
     try:
@@ -568,6 +572,8 @@ def db_upgrade(root: Path, url: str | None) -> Result:
     """Upgrade the schema to this code's."""
     before = read(root, url, db_current, head=False).value["revision"]
     if before != migrate.HEAD:
+        from .._store.store import open_store  # writing needs SQLAlchemy
+
         open_store(root, url=url).close()  # opening read-write brings the schema to head
     after = read(root, url, db_current, head=False).value["revision"]
     text = f"upgraded {before} -> {after}" if before != after else f"already at {after}"

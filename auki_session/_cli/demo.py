@@ -20,11 +20,10 @@ from .._domain.entries import REGISTRY_KINDS
 from .._domain.layout import DB_FILENAME
 from .._store.reader import Reader
 from . import commands, render
-from .commands import PROG, Result
+from .commands import DEMO_ROOT, PROG, Result
 
 __all__ = ["DEMO_APP_ID", "DEMO_ROOT", "demo", "demo_wallet", "register_demo_robot"]
 
-DEMO_ROOT = "auki-demo"
 DEMO_APP_ID = "galbot-ctrl"
 
 

@@ -7,8 +7,7 @@ from typing import NoReturn
 
 from .._domain.entries import ENTRY_KINDS
 from .._version import __version__
-from .commands import EXIT_ERROR, PROG
-from .demo import DEMO_ROOT
+from .commands import DEMO_ROOT, EXIT_ERROR, PROG
 from .tree import PICTURE_FORMATS
 
 __all__ = ["LISTING_FORMATS", "parser"]

@@ -7,7 +7,6 @@ import importlib.util
 import sqlite3
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import quote
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.dialects import registry
@@ -17,6 +16,7 @@ from sqlalchemy.exc import ArgumentError
 from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection, QueuePool
 
 from ..errors import ConfigurationError
+from .plain import BUSY_TIMEOUT_MS, connect_raw, describe_url
 
 __all__ = [
     "BUSY_TIMEOUT_MS",
@@ -29,7 +29,6 @@ __all__ = [
     "server_url",
 ]
 
-BUSY_TIMEOUT_MS = 60_000
 Durability = Literal["full", "normal"]
 DURABILITY: dict[Durability, str] = {"full": "FULL", "normal": "NORMAL"}
 _BEGIN = "auki_session_begin"
@@ -76,23 +75,6 @@ def for_writing(connection: Connection, durability: Durability = "full") -> Conn
         info[_BEGIN] = "BEGIN IMMEDIATE"
         info[_SYNCHRONOUS] = wanted
     return connection
-
-
-def connect_raw(path: Path, *, readonly: bool, immutable: bool = False) -> sqlite3.Connection:
-    """A DB-API connection in autocommit mode, so that we issue BEGIN ourselves."""
-    if readonly:
-        flag = "immutable=1" if immutable else "mode=ro"
-        target = f"file:{quote(str(path))}?{flag}"
-        return sqlite3.connect(
-            target,
-            uri=True,
-            timeout=BUSY_TIMEOUT_MS / 1000,
-            isolation_level=None,
-            check_same_thread=False,
-        )
-    return sqlite3.connect(
-        str(path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
-    )
 
 
 def make_engine(path: Path, *, readonly: bool = False, immutable: bool = False) -> Engine:
@@ -169,14 +151,6 @@ def server_url(url: str) -> URL:
 def describe(url: URL) -> str:
     """A parsed URL with any password hidden, for messages."""
     return url.render_as_string(hide_password=True)
-
-
-def describe_url(url: str) -> str:
-    """The URL with any password hidden, for messages (checking it is `server_url`'s job)."""
-    try:
-        return describe(make_url(url))
-    except (ArgumentError, ValueError, TypeError):
-        return "the database URL given"
 
 
 def make_server_engine(url: str) -> Engine:

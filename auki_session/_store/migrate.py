@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-
-from sqlalchemy import Connection, Engine, inspect, text
+from typing import TYPE_CHECKING
 
 from ..errors import SchemaVersionError, StoreError
-from .engines import for_writing
-from .tables import VERSION_TABLE
+from . import statements as sql
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection, Engine
+
+    from .plain import Run
 
 __all__ = [
     "BEFORE_BINDINGS",
@@ -51,17 +54,12 @@ def migrations_dir() -> Path:
     return package.parent / "migrations"
 
 
-def current_revision(connection: Connection) -> str | None:
+def current_revision(run: Run) -> str | None:
     """The database's schema revision, or None for a database without our schema."""
-    if connection.dialect.name == "postgresql":
-        # One query, where the inspector's has_table costs several catalog round trips.
-        found = connection.execute(text(f"SELECT to_regclass('{VERSION_TABLE}')")).scalar()
-        if found is None:
-            return None
-    elif not inspect(connection).has_table(VERSION_TABLE):
+    if run.one(sql.HAS_VERSION_TABLE) is None:
         return None
-    rows = connection.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).all()
-    return rows[0][0] if rows else None
+    found = run.one(sql.SCHEMA_REVISION)
+    return None if found is None else str(found[0])
 
 
 def check_known(revision: str | None, where: str) -> None:
@@ -78,13 +76,11 @@ class EmptyDatabaseError(StoreError):
     """A database with no tables at all: a store being created, or one never used."""
 
 
-def check_readable(engine: Engine, where: str) -> None:
-    """Refuse, without writing, a database that lacks our schema or has a newer one."""
-    with engine.connect() as connection:
-        revision = current_revision(connection)
-        empty = revision is None and not _has_foreign_tables(connection)
-        connection.rollback()
-    if empty:
+def check_readable(run: Run, where: str) -> str:
+    """Refuse, without writing, a database that lacks our schema or has a newer one; returns
+    its revision."""
+    revision = current_revision(run)
+    if revision is None and run.one(sql.ANY_TABLE) is None:
         raise EmptyDatabaseError(
             f"{where}: no auki-session schema yet: the database is empty (a store being "
             "created, or one never used)"
@@ -92,17 +88,19 @@ def check_readable(engine: Engine, where: str) -> None:
     if revision is None:
         raise StoreError(f"{where}: not an auki-session database (no schema version)")
     check_known(revision, where)
-
-
-def _has_foreign_tables(connection: Connection) -> bool:
-    """Whether a database without our version table already holds other tables."""
-    return bool(inspect(connection).get_table_names())
+    return revision
 
 
 def ensure_schema(engine: Engine, where: str) -> None:
     """Create or upgrade the schema so it is at HEAD; safe when processes race to do it."""
+    from sqlalchemy import text
+
+    from .engines import for_writing
+    from .runner import Runner
+    from .tables import VERSION_TABLE
+
     with engine.connect() as connection:
-        revision = current_revision(connection)
+        revision = current_revision(Runner(connection))
         connection.rollback()
     if revision == HEAD:
         return
@@ -114,11 +112,12 @@ def ensure_schema(engine: Engine, where: str) -> None:
             connection.execute(
                 text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK_KEY}
             )
-        revision = current_revision(connection)
+        run = Runner(connection)
+        revision = current_revision(run)
         if revision == HEAD:
             return
         check_known(revision, where)
-        if revision is None and _has_foreign_tables(connection):
+        if revision is None and run.one(sql.ANY_TABLE) is not None:
             raise StoreError(
                 f"{where}: not an auki-session database (it has tables but no "
                 f"{VERSION_TABLE} table)"

@@ -31,6 +31,7 @@ import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .._domain.entries import MAX_ENTRY_BYTES, CanonicalEntry, EntryKind
 from .._domain.rust_layout import (
@@ -49,7 +50,9 @@ from .._domain.rust_layout import (
 from ..errors import StoreError
 from . import statements as sql
 from .files import Directory, make_root
-from .runner import Runner
+
+if TYPE_CHECKING:
+    from .runner import Runner
 
 __all__ = [
     "MIRROR_ENV",

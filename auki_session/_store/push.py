@@ -60,6 +60,7 @@ from .push_io import (
     read_rows,
 )
 from .push_progress import Progress
+from .runner import Runner
 from .statements import insert_for
 from .store import database_error, open_store
 from .tables import (
@@ -120,7 +121,7 @@ def push_store(root: Path, url: str, options: PushOptions | None = None) -> Push
     root = root.absolute()
     source = open_store(root, readonly=True)
     with source.engine.connect() as connection:
-        revision = migrate.current_revision(connection)
+        revision = migrate.current_revision(Runner(connection))
         identity = (
             connection.execute(select(store_identity.c.store_id)).scalar()
             if revision == migrate.HEAD

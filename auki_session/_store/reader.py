@@ -10,9 +10,7 @@ import os
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple
-
-from sqlalchemy import Connection
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .._domain.entries import REGISTRY_KINDS, Entry, EntryKind, RegistryKind
 from .._domain.frame_tree import SessionGraph, build_graph
@@ -23,7 +21,10 @@ from .._domain.sessions import SessionInfo
 from .._domain.specs import HeadSpec
 from . import migrate
 from . import statements as sql
-from .runner import Runner
+from .plain import describe_url
+
+if TYPE_CHECKING:
+    from .plain import Run
 
 __all__ = [
     "Change",
@@ -50,6 +51,12 @@ class Location:
     def path(self) -> Path:
         """The root's SQLite file."""
         return self.root / DB_FILENAME
+
+    @classmethod
+    def of(cls, root: Path, url: str | None) -> Location:
+        """The location of the store of `root`, or of the database at `url`."""
+        where = str(root / DB_FILENAME) if url is None else describe_url(url)
+        return cls(root, str(root), where, url)
 
 
 _KEY_LOOKUPS = 256
@@ -137,14 +144,11 @@ def _filters(**values: object) -> tuple[tuple[str, ...], tuple[object, ...]]:
 class Reader:
     """The read queries, on one connection, of the store at `location`."""
 
-    __slots__ = ("_root", "connection", "location", "run")
+    __slots__ = ("_root", "location", "run")
 
-    def __init__(
-        self, location: Location, connection: Connection, run: Runner | None = None
-    ) -> None:
+    def __init__(self, location: Location, run: Run) -> None:
         self.location = location
-        self.connection = connection
-        self.run = run or Runner(connection)
+        self.run = run
         self._root = location.root_text
 
     @property
@@ -338,7 +342,7 @@ class Reader:
 
     def schema_revision(self) -> str | None:
         """The database's schema revision."""
-        return migrate.current_revision(self.connection)
+        return migrate.current_revision(self.run)
 
     def peer_summaries(self) -> list[PeerSummary]:
         """Every peer that wrote anything, by peer id."""
@@ -420,7 +424,7 @@ class Reader:
     def integrity_problems(self) -> list[str]:
         """What SQLite's `PRAGMA integrity_check` reports (nothing when the file is sound, and
         nothing for a server database, which checks its own storage)."""
-        if self.connection.dialect.name != "sqlite":
+        if self.run.dialect_name != "sqlite":
             return []
         rows = [row[0] for row in self.run.all(sql.INTEGRITY_CHECK)]
         return [] if rows == ["ok"] else [str(row) for row in rows]
@@ -428,7 +432,7 @@ class Reader:
     def foreign_key_problems(self) -> list[str]:
         """Rows whose foreign keys name a missing parent (`PRAGMA foreign_key_check`; a server
         database enforces its foreign keys itself)."""
-        if self.connection.dialect.name != "sqlite":
+        if self.run.dialect_name != "sqlite":
             return []
         problems: list[str] = []
         keyed: dict[tuple[str, str], int] = {}  # WITHOUT ROWID tables report no rowid: count

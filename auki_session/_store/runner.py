@@ -106,11 +106,22 @@ class Runner:
     """Runs prepared statements on the DB-API connection of a SQLAlchemy connection, inside
     whatever transaction that connection holds."""
 
-    __slots__ = ("_compiled", "_cursor", "_streams", "connection", "dbapi_connection", "dialect")
+    __slots__ = (
+        "_compiled",
+        "_cursor",
+        "_streams",
+        "connection",
+        "dbapi_connection",
+        "dialect",
+        "dialect_name",
+        "errors",
+    )
 
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
         self.dialect = connection.dialect
+        self.dialect_name: str = self.dialect.name
+        self.errors: tuple[type[Exception], ...] = (DBAPIError,)
         self.dbapi_connection: Any = connection.connection.dbapi_connection
         self._streams = 0
         self._compiled = compiled_for(self.dialect)

@@ -147,7 +147,7 @@ def import_root(store: Store) -> ImportReport:
         except OSError as error:
             report.refused.append((str(path), f"cannot be read: {error.strerror}"))
     with Transaction(store, import_root, "full") as transaction:
-        reader = Reader(store.location, transaction.connection, transaction.run)
+        reader = Reader(store.location, transaction.run)
         _sessions(transaction, reader, found, manifests, report)
         _entries(transaction, reader, found, report)
         _logs(transaction, reader, manifests, report)

@@ -36,6 +36,7 @@ else:
     tables = _OnFirstUse(".tables")
 
 __all__ = [
+    "ANY_TABLE",
     "CHANGES",
     "CLOCK_HASH",
     "CLOCK_SEQUENCE",
@@ -46,6 +47,7 @@ __all__ = [
     "ENTRY_PREFIX",
     "EVERY_ENTRY",
     "FOREIGN_KEY_CHECK",
+    "HAS_VERSION_TABLE",
     "HEAD_HASH",
     "HEAD_SEQUENCE",
     "INSERT_ENTRY",
@@ -68,6 +70,7 @@ __all__ = [
     "RELEASE",
     "ROLLBACK_TO",
     "SAVEPOINT",
+    "SCHEMA_REVISION",
     "SESSION",
     "SESSION_ENTRY",
     "SESSION_RESOURCES",
@@ -78,6 +81,7 @@ __all__ = [
     "UPSERT_CLOCK_UNSIGNED",
     "UPSERT_HEAD",
     "UPSERT_HEAD_UNSIGNED",
+    "VARIANTS",
     "Statement",
     "clock_list",
     "current_entries",
@@ -120,6 +124,14 @@ def insert_for(dialect: Dialect, table: Table) -> Any:
     return sqlite.insert(table)
 
 
+def _constant(value: int | str) -> Any:
+    """A constant written into the SQL (a bound constant would make the statement need
+    SQLAlchemy at execution time: see runner.Compiled); `value` comes from this module."""
+    if isinstance(value, int):
+        return sa.literal_column(str(value))
+    return sa.literal_column("'" + value.replace("'", "''") + "'")
+
+
 def _binds(*names: str) -> dict[str, Any]:
     return {name: sa.bindparam(name) for name in names}
 
@@ -140,10 +152,10 @@ def _upsert(dialect: Dialect, table: Table, key: tuple[str, ...]) -> Any:
     it is higher than the row's (a signed change names its number), else the row's next."""
     statement = insert_for(dialect, table).values(_binds(*key, *_CHANGE))
     # Literal columns, not bound constants: the statement stays raw (see runner.Compiled).
-    previous = sa.func.coalesce(table.c.sequence, sa.literal_column("0"))
+    previous = sa.func.coalesce(table.c.sequence, _constant(0))
     sequence = sa.case(
         (statement.excluded.sequence > previous, statement.excluded.sequence),
-        else_=previous + sa.literal_column("1"),
+        else_=previous + _constant(1),
     )
     return statement.on_conflict_do_update(
         index_elements=list(key),
@@ -208,16 +220,16 @@ UPSERT_CLOCK = Statement(
 def _upsert_unsigned(dialect: Dialect, table: Table, key: tuple[str, ...]) -> Any:
     """`_upsert` for a change nobody signs: no signature, and its sequence number counted by
     the statement (1, or the row's next), with no values bound for them."""
-    values = {**_binds(*key, "hash", "updated_at"), "sequence": sa.literal_column("1")}
+    values = {**_binds(*key, "hash", "updated_at"), "sequence": _constant(1)}
     statement = insert_for(dialect, table).values(values)
-    previous = sa.func.coalesce(table.c.sequence, sa.literal_column("0"))
+    previous = sa.func.coalesce(table.c.sequence, _constant(0))
     return statement.on_conflict_do_update(
         index_elements=list(key),
         set_={
             "hash": statement.excluded.hash,
             "updated_at": statement.excluded.updated_at,
             "signature": sa.null(),
-            "sequence": previous + sa.literal_column("1"),
+            "sequence": previous + _constant(1),
         },
         where=table.c.hash != statement.excluded.hash,
     )
@@ -360,6 +372,7 @@ ENTRY_PREFIX = Statement(
         )
         .order_by(tables.entries.c.hash)
         .limit(sa.bindparam("limit"))
+        .offset(_constant(0))
     ),
 )
 CURRENT = Statement(
@@ -530,12 +543,15 @@ def session_prefix(*filters: str) -> Statement:
             .where(
                 *_equal(tables.sessions, filters),
                 sa.func.lower(
-                    sa.func.substr(tables.sessions.c.session_id, 1, sa.bindparam("length"))
+                    sa.func.substr(
+                        tables.sessions.c.session_id, _constant(1), sa.bindparam("length")
+                    )
                 )
                 == sa.bindparam("prefix"),
             )
             .order_by(tables.sessions.c.session_id)
             .limit(sa.bindparam("limit"))
+            .offset(_constant(0))
         ),
     )
 
@@ -576,6 +592,7 @@ def latest_sessions(*filters: str) -> Statement:
             .where(*_equal(tables.sessions, filters))
             .order_by(tables.sessions.c.started_at.desc(), tables.sessions.c.session_id.desc())
             .limit(sa.bindparam("limit"))
+            .offset(_constant(0))
         ),
     )
 
@@ -635,7 +652,9 @@ LOGS_USING = Statement(
 def _current_count(kind: str) -> Any:
     return (
         sa.select(sa.func.count())
-        .where(tables.heads.c.peer_id == tables.peers.c.peer_id, tables.heads.c.kind == kind)
+        .where(
+            tables.heads.c.peer_id == tables.peers.c.peer_id, tables.heads.c.kind == _constant(kind)
+        )
         .scalar_subquery()
     )
 
@@ -659,7 +678,7 @@ def peer_summaries(signatures: bool, bindings: bool) -> Statement:
 
     def signed() -> Any:
         if not signatures:
-            return sa.literal_column("0")
+            return _constant(0)
         entries = tables.entries
         return (
             sa.select(sa.func.count())
@@ -703,7 +722,7 @@ CHANGES = Statement(
         ),
         sa.select(
             tables.sessions.c.peer_id,
-            sa.literal_column("'clock'"),
+            _constant("clock"),
             tables.clocks.c.clock_id,
             tables.clocks.c.hash,
             tables.clocks.c.sequence,
@@ -738,10 +757,10 @@ KIND_COUNTS = Statement(
     "kind_counts",
     (),
     lambda _: sa.union_all(
-        sa.select(sa.literal("versions"), tables.entries.c.kind, sa.func.count()).group_by(
+        sa.select(_constant("versions"), tables.entries.c.kind, sa.func.count()).group_by(
             tables.entries.c.kind
         ),
-        sa.select(sa.literal("ids"), tables.heads.c.kind, sa.func.count()).group_by(
+        sa.select(_constant("ids"), tables.heads.c.kind, sa.func.count()).group_by(
             tables.heads.c.kind
         ),
     ),
@@ -776,9 +795,10 @@ MISFILED_CLOCKS = Statement(
         .join(tables.entries, tables.entries.c.hash == tables.clocks.c.hash)
         .where(
             sa.or_(
-                tables.entries.c.kind != "clock",
+                tables.entries.c.kind != _constant("clock"),
                 tables.entries.c.entry_id != tables.clocks.c.clock_id,
-                sa.func.coalesce(tables.entries.c.session_id, "") != tables.clocks.c.session_id,
+                sa.func.coalesce(tables.entries.c.session_id, _constant(""))
+                != tables.clocks.c.session_id,
                 tables.entries.c.peer_id
                 != sa.select(tables.sessions.c.peer_id)
                 .where(tables.sessions.c.session_id == tables.clocks.c.session_id)
@@ -807,12 +827,12 @@ UNORDERED_CHANGES = Statement(
     "unordered_changes",
     (),
     lambda _: sa.union_all(
-        sa.select(
-            sa.literal_column("'head'"), tables.heads.c.peer_id, tables.heads.c.entry_id
-        ).where(tables.heads.c.sequence.is_(None)),
-        sa.select(
-            sa.literal_column("'clock'"), tables.clocks.c.session_id, tables.clocks.c.clock_id
-        ).where(tables.clocks.c.sequence.is_(None)),
+        sa.select(_constant("head"), tables.heads.c.peer_id, tables.heads.c.entry_id).where(
+            tables.heads.c.sequence.is_(None)
+        ),
+        sa.select(_constant("clock"), tables.clocks.c.session_id, tables.clocks.c.clock_id).where(
+            tables.clocks.c.sequence.is_(None)
+        ),
     ),
 )
 """Current versions without the sequence number that orders their changes."""
@@ -830,3 +850,36 @@ INTEGRITY_CHECK = Statement("integrity_check", (), lambda _: sa.text("PRAGMA int
 FOREIGN_KEY_CHECK = Statement(
     "foreign_key_check", (), lambda _: sa.text("PRAGMA foreign_key_check")
 )
+
+# --- the schema -------------------------------------------------------------------------------
+
+
+def _has_version_table(dialect: Dialect) -> Executable:
+    name = tables.VERSION_TABLE
+    if dialect.name == "postgresql":
+        # One query, where an inspector costs several catalog round trips.
+        return sa.text(f"SELECT 1 WHERE to_regclass('{name}') IS NOT NULL")
+    return sa.text(f"SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '{name}'")
+
+
+HAS_VERSION_TABLE = Statement("has_version_table", (), _has_version_table)
+"""A row when the database has our schema version table."""
+SCHEMA_REVISION = Statement(
+    "schema_revision", (), lambda _: sa.text(f"SELECT version_num FROM {tables.VERSION_TABLE}")
+)
+
+
+def _any_table(dialect: Dialect) -> Executable:
+    if dialect.name == "postgresql":
+        return sa.text(
+            "SELECT 1 FROM information_schema.tables WHERE table_schema = current_schema() "
+            "AND table_type = 'BASE TABLE' LIMIT 1"
+        )
+    return sa.text(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite~_%' "
+        "ESCAPE '~' LIMIT 1"
+    )
+
+
+ANY_TABLE = Statement("any_table", (), _any_table)
+"""A row when the database holds any table (SQLite's own excepted)."""

@@ -11,8 +11,7 @@ from __future__ import annotations
 import atexit
 import os
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
@@ -24,10 +23,12 @@ from .._domain.layout import DB_FILENAME, JOURNAL_DIR
 from ..errors import StoreError
 from . import migrate
 from . import statements as sql
-from .engines import describe_url, for_writing, make_engine, make_server_engine
+from .engines import for_writing, make_engine, make_server_engine
 from .files import Directory, make_root
 from .mirror import Done, repair, root_key
+from .plain import readonly_file
 from .reader import Location, Reader
+from .runner import Runner
 from .transaction import Learnt
 
 if TYPE_CHECKING:
@@ -38,13 +39,10 @@ __all__ = [
     "close_all",
     "database_error",
     "open_store",
-    "read_snapshot",
     "shared_store",
 ]
 
 _T = TypeVar("_T")
-_CREATION_WAIT = 2.0
-"""Seconds a one-time read waits for a store being created to get its schema."""
 _IDLE_MAX = 4
 """Connections a store keeps checked out between calls, for reads and for writes each."""
 
@@ -54,7 +52,7 @@ class Store:
     transaction each thread has open on it. Made by `open_store`."""
 
     def __init__(self, root: Path, engine: Engine, *, url: str | None, readonly: bool) -> None:
-        self.location = _location(root, url)
+        self.location = Location.of(root, url)
         self.root = root
         self.url = url
         self.where = self.location.where
@@ -119,13 +117,13 @@ class Store:
         transaction: Transaction | None = getattr(self.local, "transaction", None)
         if transaction is not None and transaction.admits(peer):
             transaction.flush()
-            yield Reader(self.location, transaction.connection, transaction.run)
+            yield Reader(self.location, transaction.run)
             return
         if self.closed:
             raise StoreError(f"{self.where}: the store was closed")
         try:
             with self.engine.connect() as connection, connection.begin():
-                yield Reader(self.location, connection)
+                yield Reader(self.location, Runner(connection))
         except DBAPIError as error:
             raise self.error("cannot read", error) from error
 
@@ -136,12 +134,12 @@ class Store:
         transaction: Transaction | None = getattr(self.local, "transaction", None)
         if transaction is not None and transaction.admits(peer):
             transaction.flush()
-            yield Reader(self.location, transaction.connection, transaction.run)
+            yield Reader(self.location, transaction.run)
             return
         engine, connection = self.connect(writing=False)
         try:
             try:
-                reader = Reader(self.location, connection)
+                reader = Reader(self.location, Runner(connection))
                 yield reader
                 reader.run.close()
                 if connection.in_transaction():
@@ -169,8 +167,6 @@ class Store:
         done = self.mirror_done.take()
         if not done or self.closed or self.readonly:
             return
-        from .runner import Runner
-
         key = root_key(self.root, self.url)
         try:
             with for_writing(self.engine.connect()) as connection, connection.begin():
@@ -208,7 +204,7 @@ def open_store(
     our schema, or with a newer one, is refused. With `snapshot` (one read of an idle SQLite
     file, see `read_snapshot`), SQLite's immutable mode, which leaves no files behind.
     """
-    where = _location(root, url).where
+    where = Location.of(root, url).where
     if url is not None:
         engine = make_server_engine(url)
     elif readonly:
@@ -221,7 +217,9 @@ def open_store(
         engine = make_engine(root / DB_FILENAME)
     try:
         if readonly:
-            migrate.check_readable(engine, where)
+            with engine.connect() as connection:
+                migrate.check_readable(Runner(connection), where)
+                connection.rollback()
         else:
             migrate.ensure_schema(engine, where)
             if url is None:
@@ -274,47 +272,11 @@ def _file_problem(root: Path) -> str | None:
     return None
 
 
-def _location(root: Path, url: str | None) -> Location:
-    where = str(root / DB_FILENAME) if url is None else describe_url(url)
-    return Location(root, str(root), where, url)
-
-
 def _readonly_engine(root: Path, *, snapshot: bool) -> Engine:
-    """An engine that only reads the root's SQLite file, even on read-only media.
-
-    SQLite's mode=ro needs to create the -shm file beside a database in WAL mode (and leaves
-    empty -wal and -shm files behind). Immutable mode needs nothing and takes no locks, but
-    trusts the file never to change, so a writer that opens the store meanwhile goes unseen:
-    use it only where no writer can be (read-only media), or for a `snapshot` of a file with
-    no -wal (idle), whose reader checks afterwards that it did not change.
-    """
-    path = root / DB_FILENAME
-    if not root.is_dir():
-        raise StoreError(f"{root}: storage root does not exist or is not a directory")
-    if not path.is_file():
-        raise StoreError(f"{path}: no auki-session database in this storage root")
-    wal = path.with_name(path.name + "-wal")
-    has_wal = wal.exists()
-    if snapshot and not has_wal:
-        return make_engine(path, readonly=True, immutable=True)
-    if not has_wal and not os.access(root, os.W_OK):
-        return make_engine(path, readonly=True, immutable=True)
-    engine = make_engine(path, readonly=True)
-    try:
-        with engine.connect() as connection:
-            connection.exec_driver_sql("SELECT count(*) FROM sqlite_master").all()
-            connection.rollback()
-        return engine
-    except DBAPIError as error:
-        engine.dispose()
-        if has_wal and wal.stat().st_size > 0:
-            # Immutable mode ignores the -wal file: its commits would silently be missing.
-            raise StoreError(
-                f"{path}: cannot read its write-ahead log {wal.name} here ({error.orig}); on "
-                f"read-only media SQLite needs {path.name}-shm beside it: copy that file "
-                "along, or read a writable copy"
-            ) from error
-    return make_engine(path, readonly=True, immutable=True)
+    """An engine that only reads the root's SQLite file, even on read-only media (see
+    `plain.readonly_file`)."""
+    path, immutable = readonly_file(root, snapshot=snapshot)
+    return make_engine(path, readonly=True, immutable=immutable)
 
 
 def _recover(root: Path, engine: Engine) -> None:
@@ -330,14 +292,14 @@ def _recover(root: Path, engine: Engine) -> None:
 
     with for_writing(engine.connect()) as connection, connection.begin():
         exclusive = connection.dialect.name == "sqlite"  # holding the write lock
-        recover(root, Reader(_location(root, None), connection).has_log, exclusive=exclusive)
+        recover(
+            root, Reader(Location.of(root, None), Runner(connection)).has_log, exclusive=exclusive
+        )
 
 
 def _repair_mirror(root: Path, url: str | None, engine: Engine) -> None:
     """Write the registry files a crash left pending in this root (see mirror.py): one query
     when there are none."""
-    from .runner import Runner
-
     key = root_key(root, url)
     with engine.connect() as connection:
         run = Runner(connection)
@@ -354,47 +316,6 @@ def _repair_mirror(root: Path, url: str | None, engine: Engine) -> None:
             repair(root, run, key)
         finally:
             run.close()
-
-
-def read_snapshot(root: Path, read: Callable[[Reader], _T], *, url: str | None = None) -> _T:
-    """Run `read` in one read transaction of a store, writing nothing to it.
-
-    A SQLite file with no -wal is idle (no connection has it open) and is read in immutable
-    mode, which leaves no -wal and -shm files behind; as immutable mode takes no locks, the read
-    is repeated when the file changed meanwhile (a writer opened it).
-    """
-    path = root / DB_FILENAME
-    deadline = time.monotonic() + _CREATION_WAIT
-    changed = 0
-    while True:
-        before = None if url is not None else _fingerprint(path)
-        idle = before is not None and not before[0]
-        try:
-            store = open_store(root, url=url, readonly=True, snapshot=idle)
-        except migrate.EmptyDatabaseError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.05)  # a writer is creating the store: read it once it exists
-            continue
-        try:
-            with store.read() as reader:
-                result = read(reader)
-        finally:
-            store.close()
-        if not idle or _fingerprint(path) == before:
-            return result
-        changed += 1
-        if changed == 3:
-            raise StoreError(f"{path}: the database kept changing while it was read; try again")
-
-
-def _fingerprint(path: Path) -> tuple[bool, int, int, int] | None:
-    try:
-        stat = path.stat()
-    except OSError:
-        return None
-    wal = path.with_name(path.name + "-wal").exists()
-    return (wal, stat.st_ino, stat.st_size, stat.st_mtime_ns)
 
 
 # --- one store per database in a process --------------------------------------------------------

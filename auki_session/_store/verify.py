@@ -287,7 +287,7 @@ def verify(reader: Reader, disk: DiskScan | None, *, require_signed: bool = Fals
     mirror = MirrorFindings()
     # The registry mirror is checked for a root's own store; a server database writes none by
     # default (its roots hold manifests only).
-    mirrored = disk is not None and reader.connection.dialect.name == "sqlite"
+    mirrored = disk is not None and reader.run.dialect_name == "sqlite"
     versions = MirrorVersions(reader, mirror) if mirrored else None
     for entry in reader.every_entry():
         count += 1

@@ -1,0 +1,221 @@
+"""Reading a store on a bare DB-API connection, without importing SQLAlchemy.
+
+SQLAlchemy takes longer to import than a command-line read takes to run. A read command
+therefore opens the root's SQLite file with `sqlite3`, or a PostgreSQL database with psycopg,
+and runs the statements of `statements` as `catalog` holds them compiled for that database.
+Everything else (writing, migrations, pushing, SQLite URLs) goes through SQLAlchemy.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sqlite3
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import quote, urlsplit
+
+from .._domain.layout import DB_FILENAME
+from ..errors import StoreError
+from .catalog import SQL
+from .statements import Statement
+
+__all__ = [
+    "BUSY_TIMEOUT_MS",
+    "PlainRunner",
+    "Run",
+    "connect_raw",
+    "connect_server",
+    "database_reason",
+    "describe_url",
+    "plain_server_url",
+    "readonly_file",
+]
+
+BUSY_TIMEOUT_MS = 60_000
+
+_FETCH = 2000
+"""Rows fetched at a time by a stream."""
+
+
+class Run(Protocol):
+    """What runs statements inside a transaction: `runner.Runner` (on SQLAlchemy's connection)
+    or `PlainRunner` (on a bare DB-API connection)."""
+
+    dialect_name: str
+    dbapi_connection: Any
+    errors: tuple[type[Exception], ...]
+    """What a database error raises (see `database_reason`)."""
+
+    def execute(self, statement: Statement, values: Sequence[Any] = ()) -> Any: ...
+    def one(self, statement: Statement, values: Sequence[Any] = ()) -> Any: ...
+    def all(self, statement: Statement, values: Sequence[Any] = ()) -> list[Any]: ...
+    def stream(self, statement: Statement, values: Sequence[Any] = ()) -> Iterator[Any]: ...
+    def close(self) -> None: ...
+
+
+class PlainRunner:
+    """Runs the catalog's compiled statements on a DB-API connection (`sqlite3` or psycopg),
+    inside whatever transaction it holds. Database errors are the driver's own."""
+
+    __slots__ = ("_cursor", "_sql", "_streams", "dbapi_connection", "dialect_name", "errors")
+
+    def __init__(self, dbapi_connection: Any, dialect_name: str, error: type[Exception]) -> None:
+        self.dbapi_connection = dbapi_connection
+        self.dialect_name = dialect_name
+        self.errors: tuple[type[Exception], ...] = (error,)
+        self._sql = SQL[dialect_name]
+        self._cursor: Any = None
+        self._streams = 0
+
+    def _prepared(self, statement: Statement, values: Sequence[Any]) -> tuple[str, Any]:
+        text, order = self._sql[statement.name]
+        if order is None:
+            return text, dict(zip(statement.params, values, strict=True))
+        return text, tuple(values[index] for index in order)
+
+    def execute(self, statement: Statement, values: Sequence[Any] = ()) -> Any:
+        """Execute; returns the cursor."""
+        text, arguments = self._prepared(statement, values)
+        if self._cursor is None:
+            self._cursor = self.dbapi_connection.cursor()
+        self._cursor.execute(text, arguments)
+        return self._cursor
+
+    def one(self, statement: Statement, values: Sequence[Any] = ()) -> Any:
+        """The first row of a query, or None."""
+        return self.execute(statement, values).fetchone()
+
+    def all(self, statement: Statement, values: Sequence[Any] = ()) -> list[Any]:
+        """Every row of a query."""
+        rows: list[Any] = self.execute(statement, values).fetchall()
+        return rows
+
+    def stream(self, statement: Statement, values: Sequence[Any] = ()) -> Iterator[Any]:
+        """The rows of a query, fetched as they are consumed, on a cursor of their own (on
+        PostgreSQL a server-side one: psycopg's ordinary cursor holds the whole result)."""
+        text, arguments = self._prepared(statement, values)
+        if self.dialect_name == "postgresql":
+            self._streams += 1
+            cursor = self.dbapi_connection.cursor(name=f"auki_stream_{self._streams}")
+        else:
+            cursor = self.dbapi_connection.cursor()
+        try:
+            cursor.execute(text, arguments)
+            while rows := cursor.fetchmany(_FETCH):
+                yield from rows
+        finally:
+            cursor.close()
+
+    def close(self) -> None:
+        """Close the cursor (the connection stays open)."""
+        if self._cursor is not None:
+            self._cursor.close()
+            self._cursor = None
+
+
+def database_reason(error: BaseException) -> str:
+    """What a database error says: the driver's message (SQLAlchemy's errors wrap it)."""
+    driver = getattr(error, "orig", None)
+    return str(error if driver is None else driver)
+
+
+def connect_raw(path: Path, *, readonly: bool, immutable: bool = False) -> sqlite3.Connection:
+    """A DB-API connection in autocommit mode, so that we issue BEGIN ourselves."""
+    if readonly:
+        flag = "immutable=1" if immutable else "mode=ro"
+        target = f"file:{quote(str(path))}?{flag}"
+        return sqlite3.connect(
+            target,
+            uri=True,
+            timeout=BUSY_TIMEOUT_MS / 1000,
+            isolation_level=None,
+            check_same_thread=False,
+        )
+    return sqlite3.connect(
+        str(path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
+    )
+
+
+def readonly_file(root: Path, *, snapshot: bool) -> tuple[Path, bool]:
+    """The root's SQLite file, and whether to read it in immutable mode, reading only (even on
+    read-only media).
+
+    SQLite's mode=ro needs to create the -shm file beside a database in WAL mode (and leaves
+    empty -wal and -shm files behind). Immutable mode needs nothing and takes no locks, but
+    trusts the file never to change, so a writer that opens the store meanwhile goes unseen:
+    use it only where no writer can be (read-only media), or for a `snapshot` of a file with
+    no -wal (idle), whose reader checks afterwards that it did not change.
+    """
+    path = root / DB_FILENAME
+    if not root.is_dir():
+        raise StoreError(f"{root}: storage root does not exist or is not a directory")
+    if not path.is_file():
+        raise StoreError(f"{path}: no auki-session database in this storage root")
+    wal = path.with_name(path.name + "-wal")
+    has_wal = wal.exists()
+    if (snapshot or not os.access(root, os.W_OK)) and not has_wal:
+        return path, True
+    try:
+        probe = connect_raw(path, readonly=True)
+        try:
+            probe.execute("SELECT count(*) FROM sqlite_master").fetchall()
+        finally:
+            probe.close()
+    except sqlite3.Error as error:
+        if has_wal and wal.stat().st_size > 0:
+            # Immutable mode ignores the -wal file: its commits would silently be missing.
+            raise StoreError(
+                f"{path}: cannot read its write-ahead log {wal.name} here ({error}); on "
+                f"read-only media SQLite needs {path.name}-shm beside it: copy that file "
+                "along, or read a writable copy"
+            ) from error
+        return path, True
+    return path, False
+
+
+_SCHEMES = ("postgresql", "postgres", "postgresql+psycopg", "postgres+psycopg")
+
+
+def plain_server_url(url: str) -> str | None:
+    """The libpq connection URI for a plain PostgreSQL URL (`postgresql://user@host/db`), or
+    None for a URL that SQLAlchemy must read (another database, or one libpq might read
+    differently)."""
+    scheme, separator, rest = url.partition("://")
+    if not separator or scheme.lower() not in _SCHEMES:
+        return None
+    try:
+        parts = urlsplit("postgresql://" + rest)
+        parts.port  # noqa: B018 (raises ValueError for a port that is not a number)
+    except ValueError:
+        return None
+    if parts.fragment or not parts.hostname or importlib.util.find_spec("psycopg") is None:
+        return None
+    return "postgresql://" + rest
+
+
+def describe_url(url: str) -> str:
+    """The URL with any password hidden, for messages (checking it is `server_url`'s job)."""
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+        host = parts.netloc.rpartition("@")[2]
+    except ValueError:
+        return "the database URL given"
+    if "://" not in url or not parts.scheme:
+        return "the database URL given"
+    if password is None:
+        return url
+    user = parts.netloc.rpartition("@")[0].partition(":")[0]
+    return parts._replace(netloc=f"{user}:***@{host}").geturl()
+
+
+def connect_server(conninfo: str) -> Any:
+    """A psycopg connection reading in one snapshot (REPEATABLE READ, READ ONLY)."""
+    import psycopg
+
+    connection = psycopg.connect(conninfo)
+    connection.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+    connection.read_only = True
+    return connection

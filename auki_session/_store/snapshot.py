@@ -1,0 +1,127 @@
+"""`read_snapshot`: one read of a store, as the command line's read commands do it, writing
+nothing and, for the root's SQLite file and PostgreSQL URLs, without SQLAlchemy (see plain)."""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from .._domain.layout import DB_FILENAME
+from ..errors import StoreError
+from . import migrate
+from .plain import PlainRunner, connect_raw, connect_server, plain_server_url, readonly_file
+from .reader import Location, Reader
+
+__all__ = ["read_snapshot"]
+
+_T = TypeVar("_T")
+_CREATION_WAIT = 2.0
+"""Seconds a one-time read waits for a store being created to get its schema."""
+
+
+def read_snapshot(root: Path, read: Callable[[Reader], _T], *, url: str | None = None) -> _T:
+    """Run `read` in one read transaction of a store, writing nothing to it.
+
+    A SQLite file with no -wal is idle (no connection has it open) and is read in immutable
+    mode, which leaves no -wal and -shm files behind; as immutable mode takes no locks, the read
+    is repeated when the file changed meanwhile (a writer opened it). A PostgreSQL database is
+    read in one REPEATABLE READ, READ ONLY transaction.
+    """
+    if url is not None:
+        conninfo = plain_server_url(url)
+        if conninfo is None:
+            return _through_sqlalchemy(root, url, read)
+        return _read_server(Location.of(root, url), conninfo, read)
+    path = root / DB_FILENAME
+    deadline = time.monotonic() + _CREATION_WAIT
+    changed = 0
+    while True:
+        before = _fingerprint(path)
+        idle = before is not None and not before[0]
+        try:
+            result = _read_file(root, read, snapshot=idle)
+        except migrate.EmptyDatabaseError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)  # a writer is creating the store: read it once it exists
+            continue
+        if not idle or _fingerprint(path) == before:
+            return result
+        changed += 1
+        if changed == 3:
+            raise StoreError(f"{path}: the database kept changing while it was read; try again")
+
+
+def _read_file(root: Path, read: Callable[[Reader], _T], *, snapshot: bool) -> _T:
+    location = Location.of(root, None)
+    path, immutable = readonly_file(root, snapshot=snapshot)
+    try:
+        connection = connect_raw(path, readonly=True, immutable=immutable)
+    except sqlite3.Error as error:
+        raise StoreError(f"{location.where}: cannot open the store: {error}") from error
+    try:
+        return _read(location, connection, "sqlite", read, sqlite3.Error)
+    finally:
+        connection.close()
+
+
+def _read_server(location: Location, conninfo: str, read: Callable[[Reader], _T]) -> _T:
+    import psycopg
+
+    try:
+        connection = connect_server(conninfo)
+    except psycopg.Error as error:
+        raise StoreError(f"{location.where}: cannot open the store: {error}") from error
+    try:
+        return _read(location, connection, "postgresql", read, psycopg.Error)
+    finally:
+        connection.close()
+
+
+def _read(
+    location: Location,
+    connection: Any,
+    dialect_name: str,
+    read: Callable[[Reader], _T],
+    errors: type[Exception],
+) -> _T:
+    """Check the schema, then `read`, in one transaction that is rolled back."""
+    run = PlainRunner(connection, dialect_name, errors)
+    doing = "cannot open the store"
+    try:
+        if dialect_name == "sqlite":
+            connection.execute("BEGIN")
+        migrate.check_readable(run, location.where)
+        doing = "cannot read"
+        return read(Reader(location, run))
+    except errors as error:
+        raise StoreError(f"{location.where}: {doing}: {error}") from error
+    finally:
+        with contextlib.suppress(errors):  # a broken connection: the error above tells
+            run.close()
+            connection.rollback()
+
+
+def _through_sqlalchemy(root: Path, url: str, read: Callable[[Reader], _T]) -> _T:
+    """A database only SQLAlchemy reads (a `sqlite://` URL, say)."""
+    from .store import open_store
+
+    store = open_store(root, url=url, readonly=True)
+    try:
+        with store.read() as reader:
+            return read(reader)
+    finally:
+        store.close()
+
+
+def _fingerprint(path: Path) -> tuple[bool, int, int, int] | None:
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    wal = path.with_name(path.name + "-wal").exists()
+    return (wal, stat.st_ino, stat.st_size, stat.st_mtime_ns)
