@@ -3,628 +3,172 @@ edit. Per database, each statement's SQL and the order of its parameters (positi
 in the order declared; None: passed by name)."""
 
 SQL: dict[str, dict[str, tuple[str, tuple[int, ...] | None]]] = {
-    "sqlite": {
-        "any_table": (
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite~_%' ESCAPE '~' LIMIT 1",
-            (),
-        ),
-        "changes": (
-            "SELECT heads.peer_id, heads.kind, heads.entry_id, heads.hash, heads.sequence, heads.signature, CAST(NULL AS TEXT) AS session_id \nFROM heads UNION ALL SELECT sessions.peer_id, 'clock', clocks.clock_id, clocks.hash, clocks.sequence, clocks.signature, clocks.session_id \nFROM clocks JOIN sessions ON sessions.session_id = clocks.session_id",
-            (),
-        ),
-        "clock_hash": (
-            "SELECT clocks.hash \nFROM clocks \nWHERE clocks.session_id = ? AND clocks.clock_id = ?",
-            (0, 1),
-        ),
-        "clock_sequence": (
-            "SELECT clocks.sequence \nFROM clocks \nWHERE clocks.session_id = ? AND clocks.clock_id = ?",
-            (0, 1),
-        ),
-        "clocks('clock_id',)": (
-            "SELECT entries.kind, entries.peer_id, entries.entry_id, entries.hash, entries.session_id, entries.canonical_json, entries.registered_at, entries.signature \nFROM entries JOIN clocks ON clocks.hash = entries.hash \nWHERE clocks.clock_id = ? ORDER BY clocks.session_id, entries.id",
-            (0,),
-        ),
-        "clocks('session_id', 'clock_id')": (
-            "SELECT entries.kind, entries.peer_id, entries.entry_id, entries.hash, entries.session_id, entries.canonical_json, entries.registered_at, entries.signature \nFROM entries JOIN clocks ON clocks.hash = entries.hash \nWHERE clocks.session_id = ? AND clocks.clock_id = ? ORDER BY clocks.session_id, entries.id",
-            (0, 1),
-        ),
-        "clocks('session_id',)": (
-            "SELECT entries.kind, entries.peer_id, entries.entry_id, entries.hash, entries.session_id, entries.canonical_json, entries.registered_at, entries.signature \nFROM entries JOIN clocks ON clocks.hash = entries.hash \nWHERE clocks.session_id = ? ORDER BY clocks.session_id, entries.id",
-            (0,),
-        ),
-        "clocks()": (
-            "SELECT entries.kind, entries.peer_id, entries.entry_id, entries.hash, entries.session_id, entries.canonical_json, entries.registered_at, entries.signature \nFROM entries JOIN clocks ON clocks.hash = entries.hash ORDER BY clocks.session_id, entries.id",
-            (),
-        ),
-        "current": (
-            "SELECT entries.kind, entries.peer_id, entries.entry_id, entries.hash, entries.session_id, entries.canonical_json, entries.registered_at, entries.signature \nFROM entries JOIN heads ON heads.hash = entries.hash \nWHERE heads.peer_id = ? AND heads.kind = ? AND heads.entry_id = ?",
-            (0, 1, 2),
-        ),
-        "current_entries('entry_id',)": (
-            "SELECT entries.kind, entries.peer_id, entries.entry_id, entries.hash, entries.session_id, entries.canonical_json, entries.registered_at, entries.signature \nFROM entries JOIN heads ON heads.hash = entries.hash \nWHERE heads.entry_id = ? ORDER BY heads.peer_id, heads.kind, heads.entry_id",
-            (0,),
-        ),
-        "current_entries('kind', 'entry_id')": (
-            "SELECT entries.kind, entries.peer_id, entries.entry_id, entries.hash, entries.session_id, entries.canonical_json, entries.registered_at, entries.signature \nFROM entries JOIN heads ON heads.hash = entries.hash \nWHERE heads.kind = ? AND heads.entry_id = ? ORDER BY heads.peer_id, heads.kind, heads.entry_id",
-            (0, 1),
-        ),
-        "current_entries('kind',)": (
-            "SELECT entries.kind, entries.peer_id, entries.entry_id, entries.hash, entries.session_id, entries.canonical_json, entries.registered_at, entries.signature \nFROM entries JOIN heads ON heads.hash = entries.hash \nWHERE heads.kind = ? ORDER BY heads.peer_id, heads.kind, heads.entry_id",
-            (0,),
-        ),
-        "current_entries('peer_id', 'entry_id')": (
-            "SELECT entries.kind, entries.peer_id, entries.entry_id, entries.hash, entries.session_id, entries.canonical_json, entries.registered_at, entries.signature \nFROM entries JOIN heads ON heads.hash = entries.hash \nWHERE heads.peer_id = ? AND heads.entry_id = ? ORDER BY heads.peer_id, heads.kind, heads.entry_id",
-            (0, 1),
-        ),
-        "current_entries('peer_id', 'kind')": (
-            "SELECT entries.kind, entries.peer_id, entries.entry_id, entries.hash, entries.session_id, entries.canonical_json, entries.registered_at, entries.signature \nFROM entries JOIN heads ON heads.hash = entries.hash \nWHERE heads.peer_id = ? AND heads.kind = ? ORDER BY heads.peer_id, heads.kind, heads.entry_id",
-            (0, 1),
-        ),
-        "current_entries('peer_id', 'kind', 'entry_id')": (
-            "SELECT entries.kind, entries.peer_id, entries.entry_id, entries.hash, entries.session_id, entries.canonical_json, entries.registered_at, entries.signature \nFROM entries JOIN heads ON heads.hash = entries.hash \nWHERE heads.peer_id = ? AND heads.kind = ? AND heads.entry_id = ? ORDER BY heads.peer_id, heads.kind, heads.entry_id",
-            (0, 1, 2),
-        ),
-        "current_entries('peer_id',)": (
-            "SELECT entries.kind, entries.peer_id, entries.entry_id, entries.hash, entries.session_id, entries.canonical_json, entries.registered_at, entries.signature \nFROM entries JOIN heads ON heads.hash = entries.hash \nWHERE heads.peer_id = ? ORDER BY heads.peer_id, heads.kind, heads.entry_id",
-            (0,),
-        ),
-        "current_entries()": (
-            "SELECT entries.kind, entries.peer_id, entries.entry_id, entries.hash, entries.session_id, entries.canonical_json, entries.registered_at, entries.signature \nFROM entries JOIN heads ON heads.hash = entries.hash ORDER BY heads.peer_id, heads.kind, heads.entry_id",
-            (),
-        ),
-        "current_hashes": (
-            "SELECT heads.hash \nFROM heads UNION ALL SELECT clocks.hash \nFROM clocks",
-            (),
-        ),
-        "delete_mirror_pending": (
-            "DELETE FROM mirror_pending WHERE mirror_pending.root = ? AND mirror_pending.hash = ?",
-            (0, 1),
-        ),
-        "entry": (
-            "SELECT entries.kind, entries.peer_id, entries.entry_id, entries.hash, entries.session_id, entries.canonical_json, entries.registered_at, entries.signature \nFROM entries \nWHERE entries.hash = ?",
-            (0,),
-        ),
-        "entry_prefix": (
-            "SELECT entries.kind, entries.peer_id, entries.entry_id, entries.hash, entries.session_id, entries.canonical_json, entries.registered_at, entries.signature \nFROM entries \nWHERE entries.hash >= ? AND entries.hash < ? ORDER BY entries.hash\n LIMIT ? OFFSET 0",
-            (0, 1, 2),
-        ),
-        "every_entry": (
-            "SELECT entries.kind, entries.peer_id, entries.entry_id, entries.hash, entries.session_id, entries.canonical_json, entries.registered_at, entries.signature \nFROM entries ORDER BY entries.id",
-            (),
-        ),
-        "foreign_key_check": ("PRAGMA foreign_key_check", ()),
-        "has_version_table": (
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'auki_session_schema_version'",
-            (),
-        ),
-        "head_hash": (
-            "SELECT heads.hash \nFROM heads \nWHERE heads.peer_id = ? AND heads.kind = ? AND heads.entry_id = ?",
-            (0, 1, 2),
-        ),
-        "head_sequence": (
-            "SELECT heads.sequence \nFROM heads \nWHERE heads.peer_id = ? AND heads.kind = ? AND heads.entry_id = ?",
-            (0, 1, 2),
-        ),
-        "history('entry_id',)": (
-            "SELECT entries.kind, entries.peer_id, entries.entry_id, entries.hash, entries.session_id, entries.canonical_json, entries.registered_at, entries.signature \nFROM entries \nWHERE entries.entry_id = ? ORDER BY entries.peer_id, entries.kind, entries.session_id, entries.entry_id, entries.id",
-            (0,),
-        ),
-        "history('kind', 'entry_id')": (
-            "SELECT entries.kind, entries.peer_id, entries.entry_id, entries.hash, entries.session_id, entries.canonical_json, entries.registered_at, entries.signature \nFROM entries \nWHERE entries.kind = ? AND entries.entry_id = ? ORDER BY entries.peer_id, entries.kind, entries.session_id, entries.entry_id, entries.id",
-            (0, 1),
-        ),
-        "history('kind',)": (
-            "SELECT entries.kind, entries.peer_id, entries.entry_id, entries.hash, entries.session_id, entries.canonical_json, entries.registered_at, entries.signature \nFROM entries \nWHERE entries.kind = ? ORDER BY entries.peer_id, entries.kind, entries.session_id, entries.entry_id, entries.id",
-            (0,),
-        ),
-        "history('peer_id', 'entry_id')": (
-            "SELECT entries.kind, entries.peer_id, entries.entry_id, entries.hash, entries.session_id, entries.canonical_json, entries.registered_at, entries.signature \nFROM entries \nWHERE entries.peer_id = ? AND entries.entry_id = ? ORDER BY entries.peer_id, entries.kind, entries.session_id, entries.entry_id, entries.id",
-            (0, 1),
-        ),
-        "history('peer_id', 'kind')": (
-            "SELECT entries.kind, entries.peer_id, entries.entry_id, entries.hash, entries.session_id, entries.canonical_json, entries.registered_at, entries.signature \nFROM entries \nWHERE entries.peer_id = ? AND entries.kind = ? ORDER BY entries.peer_id, entries.kind, entries.session_id, entries.entry_id, entries.id",
-            (0, 1),
-        ),
-        "history('peer_id', 'kind', 'entry_id')": (
-            "SELECT entries.kind, entries.peer_id, entries.entry_id, entries.hash, entries.session_id, entries.canonical_json, entries.registered_at, entries.signature \nFROM entries \nWHERE entries.peer_id = ? AND entries.kind = ? AND entries.entry_id = ? ORDER BY entries.peer_id, entries.kind, entries.session_id, entries.entry_id, entries.id",
-            (0, 1, 2),
-        ),
-        "history('peer_id',)": (
-            "SELECT entries.kind, entries.peer_id, entries.entry_id, entries.hash, entries.session_id, entries.canonical_json, entries.registered_at, entries.signature \nFROM entries \nWHERE entries.peer_id = ? ORDER BY entries.peer_id, entries.kind, entries.session_id, entries.entry_id, entries.id",
-            (0,),
-        ),
-        "history()": (
-            "SELECT entries.kind, entries.peer_id, entries.entry_id, entries.hash, entries.session_id, entries.canonical_json, entries.registered_at, entries.signature \nFROM entries ORDER BY entries.peer_id, entries.kind, entries.session_id, entries.entry_id, entries.id",
-            (),
-        ),
-        "insert_entry": (
-            "INSERT INTO entries (hash, kind, peer_id, entry_id, session_id, canonical_json, registered_at, signature) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (hash) DO NOTHING",
-            (0, 1, 2, 3, 4, 5, 6, 7),
-        ),
-        "insert_log": (
-            "INSERT INTO logs (session_id, resource_id, kind, manifest_json, head_json, registered_at, signature) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (session_id, resource_id) DO NOTHING RETURNING id",
-            (0, 1, 2, 3, 4, 5, 6),
-        ),
-        "insert_log_ref": (
-            "INSERT INTO log_refs (log_id, role, peer_id, entry_id, hash) VALUES (?, ?, ?, ?, ?)",
-            (0, 1, 2, 3, 4),
-        ),
-        "insert_mirror_pending": (
-            "INSERT INTO mirror_pending (root, hash) VALUES (?, ?) ON CONFLICT DO NOTHING",
-            (0, 1),
-        ),
-        "insert_peer": (
-            "INSERT INTO peers (peer_id, first_seen_at) VALUES (?, ?) ON CONFLICT DO NOTHING",
-            (0, 1),
-        ),
-        "insert_session": (
-            "INSERT INTO sessions (session_id, peer_id, app_id, started_at, signature) VALUES (?, ?, ?, ?, ?)",
-            (0, 1, 2, 3, 4),
-        ),
-        "integrity_check": ("PRAGMA integrity_check", ()),
-        "kind_counts": (
-            "SELECT 'versions', entries.kind, count(*) AS count_1 \nFROM entries GROUP BY entries.kind UNION ALL SELECT 'ids', heads.kind, count(*) AS count_2 \nFROM heads GROUP BY heads.kind",
-            (),
-        ),
-        "latest_sessions('peer_id',)": (
-            "SELECT sessions.session_id, sessions.peer_id, sessions.app_id, sessions.started_at, sessions.signature, (SELECT count(*) AS count_1 \nFROM clocks \nWHERE clocks.session_id = sessions.session_id) AS anon_1, (SELECT count(*) AS count_2 \nFROM logs \nWHERE logs.session_id = sessions.session_id) AS anon_2 \nFROM sessions \nWHERE sessions.peer_id = ? ORDER BY sessions.started_at DESC, sessions.session_id DESC\n LIMIT ? OFFSET 0",
-            (0, 1),
-        ),
-        "latest_sessions()": (
-            "SELECT sessions.session_id, sessions.peer_id, sessions.app_id, sessions.started_at, sessions.signature, (SELECT count(*) AS count_1 \nFROM clocks \nWHERE clocks.session_id = sessions.session_id) AS anon_1, (SELECT count(*) AS count_2 \nFROM logs \nWHERE logs.session_id = sessions.session_id) AS anon_2 \nFROM sessions ORDER BY sessions.started_at DESC, sessions.session_id DESC\n LIMIT ? OFFSET 0",
-            (0,),
-        ),
-        "log_exists": (
-            "SELECT logs.id \nFROM logs \nWHERE logs.session_id = ? AND logs.resource_id = ?",
-            (0, 1),
-        ),
-        "logs('session_id',)": (
-            "SELECT logs.session_id, sessions.peer_id, logs.resource_id, logs.kind, logs.manifest_json, logs.head_json, logs.registered_at, logs.signature \nFROM logs JOIN sessions ON sessions.session_id = logs.session_id \nWHERE logs.session_id = ? ORDER BY logs.id",
-            (0,),
-        ),
-        "logs()": (
-            "SELECT logs.session_id, sessions.peer_id, logs.resource_id, logs.kind, logs.manifest_json, logs.head_json, logs.registered_at, logs.signature \nFROM logs JOIN sessions ON sessions.session_id = logs.session_id ORDER BY logs.id",
-            (),
-        ),
-        "logs_using": (
-            "SELECT logs.session_id, sessions.peer_id, logs.resource_id, logs.kind, logs.manifest_json, logs.head_json, logs.registered_at, logs.signature \nFROM logs JOIN sessions ON sessions.session_id = logs.session_id \nWHERE logs.id IN (SELECT log_refs.log_id \nFROM log_refs \nWHERE log_refs.hash = ?) ORDER BY logs.id",
-            (0,),
-        ),
-        "mirror_pending": (
-            "SELECT entries.kind, entries.peer_id, entries.entry_id, entries.hash, entries.canonical_json \nFROM entries JOIN mirror_pending ON mirror_pending.hash = entries.hash \nWHERE mirror_pending.root = ?",
-            (0,),
-        ),
-        "mirror_pending_hashes": (
-            "SELECT mirror_pending.hash \nFROM mirror_pending \nWHERE mirror_pending.root = ?",
-            (0,),
-        ),
-        "misfiled_clock_versions": (
-            "SELECT entries.peer_id, entries.entry_id, entries.hash, sessions.peer_id AS peer_id_1 \nFROM entries JOIN sessions ON sessions.session_id = entries.session_id \nWHERE sessions.peer_id != entries.peer_id",
-            (),
-        ),
-        "misfiled_clocks": (
-            "SELECT clocks.session_id, clocks.clock_id, clocks.hash \nFROM clocks JOIN entries ON entries.hash = clocks.hash \nWHERE entries.kind != 'clock' OR entries.entry_id != clocks.clock_id OR coalesce(entries.session_id, '') != clocks.session_id OR entries.peer_id != (SELECT sessions.peer_id \nFROM sessions \nWHERE sessions.session_id = clocks.session_id)",
-            (),
-        ),
-        "misfiled_heads": (
-            "SELECT heads.peer_id, heads.kind, heads.entry_id, heads.hash \nFROM heads JOIN entries ON entries.hash = heads.hash \nWHERE entries.peer_id != heads.peer_id OR entries.kind != heads.kind OR entries.entry_id != heads.entry_id",
-            (),
-        ),
-        "peer_apps": (
-            "SELECT DISTINCT sessions.peer_id, sessions.app_id \nFROM sessions ORDER BY sessions.peer_id, sessions.app_id",
-            (),
-        ),
-        "peer_summaries(False, False)": (
-            "SELECT peers.peer_id, peers.first_seen_at, (SELECT count(*) AS count_1 \nFROM heads \nWHERE heads.peer_id = peers.peer_id AND heads.kind = 'frame') AS anon_1, (SELECT count(*) AS count_2 \nFROM heads \nWHERE heads.peer_id = peers.peer_id AND heads.kind = 'sensor') AS anon_2, (SELECT count(*) AS count_3 \nFROM heads \nWHERE heads.peer_id = peers.peer_id AND heads.kind = 'detector') AS anon_3, (SELECT count(*) AS count_4 \nFROM sessions \nWHERE sessions.peer_id = peers.peer_id) AS anon_4, 0, (SELECT count(*) AS count_5 \nFROM entries \nWHERE entries.peer_id = peers.peer_id) AS anon_5, NULL, NULL \nFROM peers ORDER BY peers.peer_id",
-            (),
-        ),
-        "peer_summaries(False, True)": (
-            "SELECT peers.peer_id, peers.first_seen_at, (SELECT count(*) AS count_1 \nFROM heads \nWHERE heads.peer_id = peers.peer_id AND heads.kind = 'frame') AS anon_1, (SELECT count(*) AS count_2 \nFROM heads \nWHERE heads.peer_id = peers.peer_id AND heads.kind = 'sensor') AS anon_2, (SELECT count(*) AS count_3 \nFROM heads \nWHERE heads.peer_id = peers.peer_id AND heads.kind = 'detector') AS anon_3, (SELECT count(*) AS count_4 \nFROM sessions \nWHERE sessions.peer_id = peers.peer_id) AS anon_4, 0, (SELECT count(*) AS count_5 \nFROM entries \nWHERE entries.peer_id = peers.peer_id) AS anon_5, (SELECT fleet_bindings.authority \nFROM fleet_bindings \nWHERE fleet_bindings.peer_id = peers.peer_id) AS anon_6, (SELECT fleet_bindings.last_push_at \nFROM fleet_bindings \nWHERE fleet_bindings.peer_id = peers.peer_id) AS anon_7 \nFROM peers ORDER BY peers.peer_id",
-            (),
-        ),
-        "peer_summaries(True, False)": (
-            "SELECT peers.peer_id, peers.first_seen_at, (SELECT count(*) AS count_1 \nFROM heads \nWHERE heads.peer_id = peers.peer_id AND heads.kind = 'frame') AS anon_1, (SELECT count(*) AS count_2 \nFROM heads \nWHERE heads.peer_id = peers.peer_id AND heads.kind = 'sensor') AS anon_2, (SELECT count(*) AS count_3 \nFROM heads \nWHERE heads.peer_id = peers.peer_id AND heads.kind = 'detector') AS anon_3, (SELECT count(*) AS count_4 \nFROM sessions \nWHERE sessions.peer_id = peers.peer_id) AS anon_4, (SELECT count(*) AS count_5 \nFROM entries \nWHERE entries.peer_id = peers.peer_id AND entries.signature IS NOT NULL) AS anon_5, (SELECT count(*) AS count_6 \nFROM entries \nWHERE entries.peer_id = peers.peer_id) AS anon_6, NULL, NULL \nFROM peers ORDER BY peers.peer_id",
-            (),
-        ),
-        "peer_summaries(True, True)": (
-            "SELECT peers.peer_id, peers.first_seen_at, (SELECT count(*) AS count_1 \nFROM heads \nWHERE heads.peer_id = peers.peer_id AND heads.kind = 'frame') AS anon_1, (SELECT count(*) AS count_2 \nFROM heads \nWHERE heads.peer_id = peers.peer_id AND heads.kind = 'sensor') AS anon_2, (SELECT count(*) AS count_3 \nFROM heads \nWHERE heads.peer_id = peers.peer_id AND heads.kind = 'detector') AS anon_3, (SELECT count(*) AS count_4 \nFROM sessions \nWHERE sessions.peer_id = peers.peer_id) AS anon_4, (SELECT count(*) AS count_5 \nFROM entries \nWHERE entries.peer_id = peers.peer_id AND entries.signature IS NOT NULL) AS anon_5, (SELECT count(*) AS count_6 \nFROM entries \nWHERE entries.peer_id = peers.peer_id) AS anon_6, (SELECT fleet_bindings.authority \nFROM fleet_bindings \nWHERE fleet_bindings.peer_id = peers.peer_id) AS anon_7, (SELECT fleet_bindings.last_push_at \nFROM fleet_bindings \nWHERE fleet_bindings.peer_id = peers.peer_id) AS anon_8 \nFROM peers ORDER BY peers.peer_id",
-            (),
-        ),
-        "registered": (
-            "SELECT entries.id \nFROM entries \nWHERE entries.hash = ? AND entries.kind = ? AND entries.peer_id = ? AND entries.entry_id = ?",
-            (0, 1, 2, 3),
-        ),
-        "release": ("RELEASE SAVEPOINT auki_session_nested", ()),
-        "rollback_to": ("ROLLBACK TO SAVEPOINT auki_session_nested", ()),
-        "savepoint": ("SAVEPOINT auki_session_nested", ()),
-        "schema_revision": ("SELECT version_num FROM auki_session_schema_version", ()),
-        "session_entry": (
-            "SELECT entries.id \nFROM entries \nWHERE entries.hash = ? AND entries.kind = ? AND entries.peer_id = ? AND entries.entry_id = ? AND entries.session_id = ?",
-            (0, 1, 2, 3, 4),
-        ),
-        "session_prefix('peer_id',)": (
-            "SELECT sessions.session_id, sessions.peer_id, sessions.app_id, sessions.started_at, sessions.signature \nFROM sessions \nWHERE sessions.peer_id = ? AND lower(substr(sessions.session_id, 1, ?)) = ? ORDER BY sessions.session_id\n LIMIT ? OFFSET 0",
-            (0, 2, 1, 3),
-        ),
-        "session_prefix()": (
-            "SELECT sessions.session_id, sessions.peer_id, sessions.app_id, sessions.started_at, sessions.signature \nFROM sessions \nWHERE lower(substr(sessions.session_id, 1, ?)) = ? ORDER BY sessions.session_id\n LIMIT ? OFFSET 0",
-            (1, 0, 2),
-        ),
-        "session_resources": (
-            "SELECT logs.resource_id \nFROM logs \nWHERE logs.session_id = ?",
-            (0,),
-        ),
-        "session_summaries('peer_id', 'session_id')": (
-            "SELECT sessions.session_id, sessions.peer_id, sessions.app_id, sessions.started_at, sessions.signature, (SELECT count(*) AS count_1 \nFROM clocks \nWHERE clocks.session_id = sessions.session_id) AS anon_1, (SELECT count(*) AS count_2 \nFROM logs \nWHERE logs.session_id = sessions.session_id) AS anon_2 \nFROM sessions \nWHERE sessions.peer_id = ? AND sessions.session_id = ? ORDER BY sessions.session_id",
-            (0, 1),
-        ),
-        "session_summaries('peer_id',)": (
-            "SELECT sessions.session_id, sessions.peer_id, sessions.app_id, sessions.started_at, sessions.signature, (SELECT count(*) AS count_1 \nFROM clocks \nWHERE clocks.session_id = sessions.session_id) AS anon_1, (SELECT count(*) AS count_2 \nFROM logs \nWHERE logs.session_id = sessions.session_id) AS anon_2 \nFROM sessions \nWHERE sessions.peer_id = ? ORDER BY sessions.session_id",
-            (0,),
-        ),
-        "session_summaries('session_id',)": (
-            "SELECT sessions.session_id, sessions.peer_id, sessions.app_id, sessions.started_at, sessions.signature, (SELECT count(*) AS count_1 \nFROM clocks \nWHERE clocks.session_id = sessions.session_id) AS anon_1, (SELECT count(*) AS count_2 \nFROM logs \nWHERE logs.session_id = sessions.session_id) AS anon_2 \nFROM sessions \nWHERE sessions.session_id = ? ORDER BY sessions.session_id",
-            (0,),
-        ),
-        "session_summaries()": (
-            "SELECT sessions.session_id, sessions.peer_id, sessions.app_id, sessions.started_at, sessions.signature, (SELECT count(*) AS count_1 \nFROM clocks \nWHERE clocks.session_id = sessions.session_id) AS anon_1, (SELECT count(*) AS count_2 \nFROM logs \nWHERE logs.session_id = sessions.session_id) AS anon_2 \nFROM sessions ORDER BY sessions.session_id",
-            (),
-        ),
-        "sessions('peer_id', 'session_id')": (
-            "SELECT sessions.session_id, sessions.peer_id, sessions.app_id, sessions.started_at, sessions.signature \nFROM sessions \nWHERE sessions.peer_id = ? AND sessions.session_id = ? ORDER BY sessions.session_id",
-            (0, 1),
-        ),
-        "sessions('peer_id',)": (
-            "SELECT sessions.session_id, sessions.peer_id, sessions.app_id, sessions.started_at, sessions.signature \nFROM sessions \nWHERE sessions.peer_id = ? ORDER BY sessions.session_id",
-            (0,),
-        ),
-        "sessions('session_id',)": (
-            "SELECT sessions.session_id, sessions.peer_id, sessions.app_id, sessions.started_at, sessions.signature \nFROM sessions \nWHERE sessions.session_id = ? ORDER BY sessions.session_id",
-            (0,),
-        ),
-        "sessions()": (
-            "SELECT sessions.session_id, sessions.peer_id, sessions.app_id, sessions.started_at, sessions.signature \nFROM sessions ORDER BY sessions.session_id",
-            (),
-        ),
-        "table_counts": (
-            "SELECT (SELECT count(*) AS count_1 \nFROM peers) AS anon_1, (SELECT count(*) AS count_2 \nFROM sessions) AS anon_2, (SELECT count(*) AS count_3 \nFROM logs) AS anon_3, (SELECT count(*) AS count_4 \nFROM clocks) AS anon_4",
-            (),
-        ),
-        "unbound_peers": (
-            "SELECT peers.peer_id \nFROM peers \nWHERE NOT (EXISTS (SELECT * \nFROM fleet_bindings \nWHERE fleet_bindings.peer_id = peers.peer_id)) ORDER BY peers.peer_id",
-            (),
-        ),
-        "unordered_changes": (
-            "SELECT 'head', heads.peer_id, heads.entry_id \nFROM heads \nWHERE heads.sequence IS NULL UNION ALL SELECT 'clock', clocks.session_id, clocks.clock_id \nFROM clocks \nWHERE clocks.sequence IS NULL",
-            (),
-        ),
-        "upsert_clock": (
-            "INSERT INTO clocks (session_id, clock_id, hash, updated_at, signature, sequence) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (session_id, clock_id) DO UPDATE SET hash = excluded.hash, updated_at = excluded.updated_at, signature = excluded.signature, sequence = CASE WHEN (excluded.sequence > coalesce(clocks.sequence, 0)) THEN excluded.sequence ELSE coalesce(clocks.sequence, 0) + 1 END WHERE clocks.hash != excluded.hash",
-            (0, 1, 2, 3, 4, 5),
-        ),
-        "upsert_clock_unsigned": (
-            "INSERT INTO clocks (session_id, clock_id, hash, updated_at, sequence) VALUES (?, ?, ?, ?, 1) ON CONFLICT (session_id, clock_id) DO UPDATE SET hash = excluded.hash, updated_at = excluded.updated_at, signature = NULL, sequence = (coalesce(clocks.sequence, 0) + 1) WHERE clocks.hash != excluded.hash",
-            (0, 1, 2, 3),
-        ),
-        "upsert_head": (
-            "INSERT INTO heads (peer_id, kind, entry_id, hash, updated_at, signature, sequence) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (peer_id, kind, entry_id) DO UPDATE SET hash = excluded.hash, updated_at = excluded.updated_at, signature = excluded.signature, sequence = CASE WHEN (excluded.sequence > coalesce(heads.sequence, 0)) THEN excluded.sequence ELSE coalesce(heads.sequence, 0) + 1 END WHERE heads.hash != excluded.hash",
-            (0, 1, 2, 3, 4, 5, 6),
-        ),
-        "upsert_head_unsigned": (
-            "INSERT INTO heads (peer_id, kind, entry_id, hash, updated_at, sequence) VALUES (?, ?, ?, ?, ?, 1) ON CONFLICT (peer_id, kind, entry_id) DO UPDATE SET hash = excluded.hash, updated_at = excluded.updated_at, signature = NULL, sequence = (coalesce(heads.sequence, 0) + 1) WHERE heads.hash != excluded.hash",
-            (0, 1, 2, 3, 4),
-        ),
+    'sqlite': {
+        'any_table': ("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite~_%' ESCAPE '~' LIMIT 1", ()),
+        'changes': ("SELECT heads.peer_id, heads.kind, heads.entry_id, heads.hash, heads.sequence, heads.signature, CAST(NULL AS TEXT) AS session_id \nFROM heads UNION ALL SELECT sessions.peer_id, 'clock', clocks.clock_id, clocks.hash, clocks.sequence, clocks.signature, clocks.session_id \nFROM clocks JOIN sessions ON sessions.session_id = clocks.session_id", ()),
+        'clock_hash': ('SELECT clocks.hash \nFROM clocks \nWHERE clocks.session_id = ? AND clocks.clock_id = ?', (0, 1)),
+        'clock_sequence': ('SELECT clocks.sequence \nFROM clocks \nWHERE clocks.session_id = ? AND clocks.clock_id = ?', (0, 1)),
+        "clocks('clock_id',)": ('SELECT entries.kind, entries.peer_id, entries.entry_id, entries.hash, entries.session_id, entries.canonical_json, entries.registered_at, entries.signature \nFROM entries JOIN clocks ON clocks.hash = entries.hash \nWHERE clocks.clock_id = ? ORDER BY clocks.session_id, entries.id', (0,)),
+        "clocks('session_id', 'clock_id')": ('SELECT entries.kind, entries.peer_id, entries.entry_id, entries.hash, entries.session_id, entries.canonical_json, entries.registered_at, entries.signature \nFROM entries JOIN clocks ON clocks.hash = entries.hash \nWHERE clocks.session_id = ? AND clocks.clock_id = ? ORDER BY clocks.session_id, entries.id', (0, 1)),
+        "clocks('session_id',)": ('SELECT entries.kind, entries.peer_id, entries.entry_id, entries.hash, entries.session_id, entries.canonical_json, entries.registered_at, entries.signature \nFROM entries JOIN clocks ON clocks.hash = entries.hash \nWHERE clocks.session_id = ? ORDER BY clocks.session_id, entries.id', (0,)),
+        'clocks()': ('SELECT entries.kind, entries.peer_id, entries.entry_id, entries.hash, entries.session_id, entries.canonical_json, entries.registered_at, entries.signature \nFROM entries JOIN clocks ON clocks.hash = entries.hash ORDER BY clocks.session_id, entries.id', ()),
+        'current': ('SELECT entries.kind, entries.peer_id, entries.entry_id, entries.hash, entries.session_id, entries.canonical_json, entries.registered_at, entries.signature \nFROM entries JOIN heads ON heads.hash = entries.hash \nWHERE heads.peer_id = ? AND heads.kind = ? AND heads.entry_id = ?', (0, 1, 2)),
+        "current_entries('entry_id',)": ('SELECT entries.kind, entries.peer_id, entries.entry_id, entries.hash, entries.session_id, entries.canonical_json, entries.registered_at, entries.signature \nFROM entries JOIN heads ON heads.hash = entries.hash \nWHERE heads.entry_id = ? ORDER BY heads.peer_id, heads.kind, heads.entry_id', (0,)),
+        "current_entries('kind', 'entry_id')": ('SELECT entries.kind, entries.peer_id, entries.entry_id, entries.hash, entries.session_id, entries.canonical_json, entries.registered_at, entries.signature \nFROM entries JOIN heads ON heads.hash = entries.hash \nWHERE heads.kind = ? AND heads.entry_id = ? ORDER BY heads.peer_id, heads.kind, heads.entry_id', (0, 1)),
+        "current_entries('kind',)": ('SELECT entries.kind, entries.peer_id, entries.entry_id, entries.hash, entries.session_id, entries.canonical_json, entries.registered_at, entries.signature \nFROM entries JOIN heads ON heads.hash = entries.hash \nWHERE heads.kind = ? ORDER BY heads.peer_id, heads.kind, heads.entry_id', (0,)),
+        "current_entries('peer_id', 'entry_id')": ('SELECT entries.kind, entries.peer_id, entries.entry_id, entries.hash, entries.session_id, entries.canonical_json, entries.registered_at, entries.signature \nFROM entries JOIN heads ON heads.hash = entries.hash \nWHERE heads.peer_id = ? AND heads.entry_id = ? ORDER BY heads.peer_id, heads.kind, heads.entry_id', (0, 1)),
+        "current_entries('peer_id', 'kind')": ('SELECT entries.kind, entries.peer_id, entries.entry_id, entries.hash, entries.session_id, entries.canonical_json, entries.registered_at, entries.signature \nFROM entries JOIN heads ON heads.hash = entries.hash \nWHERE heads.peer_id = ? AND heads.kind = ? ORDER BY heads.peer_id, heads.kind, heads.entry_id', (0, 1)),
+        "current_entries('peer_id', 'kind', 'entry_id')": ('SELECT entries.kind, entries.peer_id, entries.entry_id, entries.hash, entries.session_id, entries.canonical_json, entries.registered_at, entries.signature \nFROM entries JOIN heads ON heads.hash = entries.hash \nWHERE heads.peer_id = ? AND heads.kind = ? AND heads.entry_id = ? ORDER BY heads.peer_id, heads.kind, heads.entry_id', (0, 1, 2)),
+        "current_entries('peer_id',)": ('SELECT entries.kind, entries.peer_id, entries.entry_id, entries.hash, entries.session_id, entries.canonical_json, entries.registered_at, entries.signature \nFROM entries JOIN heads ON heads.hash = entries.hash \nWHERE heads.peer_id = ? ORDER BY heads.peer_id, heads.kind, heads.entry_id', (0,)),
+        'current_entries()': ('SELECT entries.kind, entries.peer_id, entries.entry_id, entries.hash, entries.session_id, entries.canonical_json, entries.registered_at, entries.signature \nFROM entries JOIN heads ON heads.hash = entries.hash ORDER BY heads.peer_id, heads.kind, heads.entry_id', ()),
+        'current_hashes': ('SELECT heads.hash \nFROM heads UNION ALL SELECT clocks.hash \nFROM clocks', ()),
+        'delete_mirror_pending': ('DELETE FROM mirror_pending WHERE mirror_pending.root = ? AND mirror_pending.hash = ?', (0, 1)),
+        'entry': ('SELECT entries.kind, entries.peer_id, entries.entry_id, entries.hash, entries.session_id, entries.canonical_json, entries.registered_at, entries.signature \nFROM entries \nWHERE entries.hash = ?', (0,)),
+        'entry_prefix': ('SELECT entries.kind, entries.peer_id, entries.entry_id, entries.hash, entries.session_id, entries.canonical_json, entries.registered_at, entries.signature \nFROM entries \nWHERE entries.hash >= ? AND entries.hash < ? ORDER BY entries.hash\n LIMIT ? OFFSET 0', (0, 1, 2)),
+        'every_entry': ('SELECT entries.kind, entries.peer_id, entries.entry_id, entries.hash, entries.session_id, entries.canonical_json, entries.registered_at, entries.signature \nFROM entries ORDER BY entries.id', ()),
+        'foreign_key_check': ('PRAGMA foreign_key_check', ()),
+        'has_version_table': ("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'auki_session_schema_version'", ()),
+        'head_hash': ('SELECT heads.hash \nFROM heads \nWHERE heads.peer_id = ? AND heads.kind = ? AND heads.entry_id = ?', (0, 1, 2)),
+        'head_sequence': ('SELECT heads.sequence \nFROM heads \nWHERE heads.peer_id = ? AND heads.kind = ? AND heads.entry_id = ?', (0, 1, 2)),
+        "history('entry_id',)": ('SELECT entries.kind, entries.peer_id, entries.entry_id, entries.hash, entries.session_id, entries.canonical_json, entries.registered_at, entries.signature \nFROM entries \nWHERE entries.entry_id = ? ORDER BY entries.peer_id, entries.kind, entries.session_id, entries.entry_id, entries.id', (0,)),
+        "history('kind', 'entry_id')": ('SELECT entries.kind, entries.peer_id, entries.entry_id, entries.hash, entries.session_id, entries.canonical_json, entries.registered_at, entries.signature \nFROM entries \nWHERE entries.kind = ? AND entries.entry_id = ? ORDER BY entries.peer_id, entries.kind, entries.session_id, entries.entry_id, entries.id', (0, 1)),
+        "history('kind',)": ('SELECT entries.kind, entries.peer_id, entries.entry_id, entries.hash, entries.session_id, entries.canonical_json, entries.registered_at, entries.signature \nFROM entries \nWHERE entries.kind = ? ORDER BY entries.peer_id, entries.kind, entries.session_id, entries.entry_id, entries.id', (0,)),
+        "history('peer_id', 'entry_id')": ('SELECT entries.kind, entries.peer_id, entries.entry_id, entries.hash, entries.session_id, entries.canonical_json, entries.registered_at, entries.signature \nFROM entries \nWHERE entries.peer_id = ? AND entries.entry_id = ? ORDER BY entries.peer_id, entries.kind, entries.session_id, entries.entry_id, entries.id', (0, 1)),
+        "history('peer_id', 'kind')": ('SELECT entries.kind, entries.peer_id, entries.entry_id, entries.hash, entries.session_id, entries.canonical_json, entries.registered_at, entries.signature \nFROM entries \nWHERE entries.peer_id = ? AND entries.kind = ? ORDER BY entries.peer_id, entries.kind, entries.session_id, entries.entry_id, entries.id', (0, 1)),
+        "history('peer_id', 'kind', 'entry_id')": ('SELECT entries.kind, entries.peer_id, entries.entry_id, entries.hash, entries.session_id, entries.canonical_json, entries.registered_at, entries.signature \nFROM entries \nWHERE entries.peer_id = ? AND entries.kind = ? AND entries.entry_id = ? ORDER BY entries.peer_id, entries.kind, entries.session_id, entries.entry_id, entries.id', (0, 1, 2)),
+        "history('peer_id',)": ('SELECT entries.kind, entries.peer_id, entries.entry_id, entries.hash, entries.session_id, entries.canonical_json, entries.registered_at, entries.signature \nFROM entries \nWHERE entries.peer_id = ? ORDER BY entries.peer_id, entries.kind, entries.session_id, entries.entry_id, entries.id', (0,)),
+        'history()': ('SELECT entries.kind, entries.peer_id, entries.entry_id, entries.hash, entries.session_id, entries.canonical_json, entries.registered_at, entries.signature \nFROM entries ORDER BY entries.peer_id, entries.kind, entries.session_id, entries.entry_id, entries.id', ()),
+        'insert_entry': ('INSERT INTO entries (hash, kind, peer_id, entry_id, session_id, canonical_json, registered_at, signature) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (hash) DO NOTHING', (0, 1, 2, 3, 4, 5, 6, 7)),
+        'insert_log': ('INSERT INTO logs (session_id, resource_id, kind, manifest_json, head_json, registered_at, signature) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (session_id, resource_id) DO NOTHING RETURNING id', (0, 1, 2, 3, 4, 5, 6)),
+        'insert_log_ref': ('INSERT INTO log_refs (log_id, role, peer_id, entry_id, hash) VALUES (?, ?, ?, ?, ?)', (0, 1, 2, 3, 4)),
+        'insert_mirror_pending': ('INSERT INTO mirror_pending (root, hash) VALUES (?, ?) ON CONFLICT DO NOTHING', (0, 1)),
+        'insert_peer': ('INSERT INTO peers (peer_id, first_seen_at) VALUES (?, ?) ON CONFLICT DO NOTHING', (0, 1)),
+        'insert_session': ('INSERT INTO sessions (session_id, peer_id, app_id, started_at, signature) VALUES (?, ?, ?, ?, ?)', (0, 1, 2, 3, 4)),
+        'integrity_check': ('PRAGMA integrity_check', ()),
+        'kind_counts': ("SELECT 'versions', entries.kind, count(*) AS count_1 \nFROM entries GROUP BY entries.kind UNION ALL SELECT 'ids', heads.kind, count(*) AS count_2 \nFROM heads GROUP BY heads.kind", ()),
+        "latest_sessions('peer_id',)": ('SELECT sessions.session_id, sessions.peer_id, sessions.app_id, sessions.started_at, sessions.signature, (SELECT count(*) AS count_1 \nFROM clocks \nWHERE clocks.session_id = sessions.session_id) AS anon_1, (SELECT count(*) AS count_2 \nFROM logs \nWHERE logs.session_id = sessions.session_id) AS anon_2 \nFROM sessions \nWHERE sessions.peer_id = ? ORDER BY sessions.started_at DESC, sessions.session_id DESC\n LIMIT ? OFFSET 0', (0, 1)),
+        'latest_sessions()': ('SELECT sessions.session_id, sessions.peer_id, sessions.app_id, sessions.started_at, sessions.signature, (SELECT count(*) AS count_1 \nFROM clocks \nWHERE clocks.session_id = sessions.session_id) AS anon_1, (SELECT count(*) AS count_2 \nFROM logs \nWHERE logs.session_id = sessions.session_id) AS anon_2 \nFROM sessions ORDER BY sessions.started_at DESC, sessions.session_id DESC\n LIMIT ? OFFSET 0', (0,)),
+        'log_exists': ('SELECT logs.id \nFROM logs \nWHERE logs.session_id = ? AND logs.resource_id = ?', (0, 1)),
+        "logs('session_id',)": ('SELECT logs.session_id, sessions.peer_id, logs.resource_id, logs.kind, logs.manifest_json, logs.head_json, logs.registered_at, logs.signature \nFROM logs JOIN sessions ON sessions.session_id = logs.session_id \nWHERE logs.session_id = ? ORDER BY logs.id', (0,)),
+        'logs()': ('SELECT logs.session_id, sessions.peer_id, logs.resource_id, logs.kind, logs.manifest_json, logs.head_json, logs.registered_at, logs.signature \nFROM logs JOIN sessions ON sessions.session_id = logs.session_id ORDER BY logs.id', ()),
+        'logs_using': ('SELECT logs.session_id, sessions.peer_id, logs.resource_id, logs.kind, logs.manifest_json, logs.head_json, logs.registered_at, logs.signature \nFROM logs JOIN sessions ON sessions.session_id = logs.session_id \nWHERE logs.id IN (SELECT log_refs.log_id \nFROM log_refs \nWHERE log_refs.hash = ?) ORDER BY logs.id', (0,)),
+        'mirror_pending': ('SELECT entries.kind, entries.peer_id, entries.entry_id, entries.hash, entries.canonical_json \nFROM entries JOIN mirror_pending ON mirror_pending.hash = entries.hash \nWHERE mirror_pending.root = ?', (0,)),
+        'mirror_pending_hashes': ('SELECT mirror_pending.hash \nFROM mirror_pending \nWHERE mirror_pending.root = ?', (0,)),
+        'misfiled_clock_versions': ('SELECT entries.peer_id, entries.entry_id, entries.hash, sessions.peer_id AS peer_id_1 \nFROM entries JOIN sessions ON sessions.session_id = entries.session_id \nWHERE sessions.peer_id != entries.peer_id', ()),
+        'misfiled_clocks': ("SELECT clocks.session_id, clocks.clock_id, clocks.hash \nFROM clocks JOIN entries ON entries.hash = clocks.hash \nWHERE entries.kind != 'clock' OR entries.entry_id != clocks.clock_id OR coalesce(entries.session_id, '') != clocks.session_id OR entries.peer_id != (SELECT sessions.peer_id \nFROM sessions \nWHERE sessions.session_id = clocks.session_id)", ()),
+        'misfiled_heads': ('SELECT heads.peer_id, heads.kind, heads.entry_id, heads.hash \nFROM heads JOIN entries ON entries.hash = heads.hash \nWHERE entries.peer_id != heads.peer_id OR entries.kind != heads.kind OR entries.entry_id != heads.entry_id', ()),
+        'peer_apps': ('SELECT DISTINCT sessions.peer_id, sessions.app_id \nFROM sessions ORDER BY sessions.peer_id, sessions.app_id', ()),
+        'peer_summaries(False, False)': ("SELECT peers.peer_id, peers.first_seen_at, (SELECT count(*) AS count_1 \nFROM heads \nWHERE heads.peer_id = peers.peer_id AND heads.kind = 'frame') AS anon_1, (SELECT count(*) AS count_2 \nFROM heads \nWHERE heads.peer_id = peers.peer_id AND heads.kind = 'sensor') AS anon_2, (SELECT count(*) AS count_3 \nFROM heads \nWHERE heads.peer_id = peers.peer_id AND heads.kind = 'detector') AS anon_3, (SELECT count(*) AS count_4 \nFROM sessions \nWHERE sessions.peer_id = peers.peer_id) AS anon_4, 0, (SELECT count(*) AS count_5 \nFROM entries \nWHERE entries.peer_id = peers.peer_id) AS anon_5, NULL, NULL \nFROM peers ORDER BY peers.peer_id", ()),
+        'peer_summaries(False, True)': ("SELECT peers.peer_id, peers.first_seen_at, (SELECT count(*) AS count_1 \nFROM heads \nWHERE heads.peer_id = peers.peer_id AND heads.kind = 'frame') AS anon_1, (SELECT count(*) AS count_2 \nFROM heads \nWHERE heads.peer_id = peers.peer_id AND heads.kind = 'sensor') AS anon_2, (SELECT count(*) AS count_3 \nFROM heads \nWHERE heads.peer_id = peers.peer_id AND heads.kind = 'detector') AS anon_3, (SELECT count(*) AS count_4 \nFROM sessions \nWHERE sessions.peer_id = peers.peer_id) AS anon_4, 0, (SELECT count(*) AS count_5 \nFROM entries \nWHERE entries.peer_id = peers.peer_id) AS anon_5, (SELECT fleet_bindings.authority \nFROM fleet_bindings \nWHERE fleet_bindings.peer_id = peers.peer_id) AS anon_6, (SELECT fleet_bindings.last_push_at \nFROM fleet_bindings \nWHERE fleet_bindings.peer_id = peers.peer_id) AS anon_7 \nFROM peers ORDER BY peers.peer_id", ()),
+        'peer_summaries(True, False)': ("SELECT peers.peer_id, peers.first_seen_at, (SELECT count(*) AS count_1 \nFROM heads \nWHERE heads.peer_id = peers.peer_id AND heads.kind = 'frame') AS anon_1, (SELECT count(*) AS count_2 \nFROM heads \nWHERE heads.peer_id = peers.peer_id AND heads.kind = 'sensor') AS anon_2, (SELECT count(*) AS count_3 \nFROM heads \nWHERE heads.peer_id = peers.peer_id AND heads.kind = 'detector') AS anon_3, (SELECT count(*) AS count_4 \nFROM sessions \nWHERE sessions.peer_id = peers.peer_id) AS anon_4, (SELECT count(*) AS count_5 \nFROM entries \nWHERE entries.peer_id = peers.peer_id AND entries.signature IS NOT NULL) AS anon_5, (SELECT count(*) AS count_6 \nFROM entries \nWHERE entries.peer_id = peers.peer_id) AS anon_6, NULL, NULL \nFROM peers ORDER BY peers.peer_id", ()),
+        'peer_summaries(True, True)': ("SELECT peers.peer_id, peers.first_seen_at, (SELECT count(*) AS count_1 \nFROM heads \nWHERE heads.peer_id = peers.peer_id AND heads.kind = 'frame') AS anon_1, (SELECT count(*) AS count_2 \nFROM heads \nWHERE heads.peer_id = peers.peer_id AND heads.kind = 'sensor') AS anon_2, (SELECT count(*) AS count_3 \nFROM heads \nWHERE heads.peer_id = peers.peer_id AND heads.kind = 'detector') AS anon_3, (SELECT count(*) AS count_4 \nFROM sessions \nWHERE sessions.peer_id = peers.peer_id) AS anon_4, (SELECT count(*) AS count_5 \nFROM entries \nWHERE entries.peer_id = peers.peer_id AND entries.signature IS NOT NULL) AS anon_5, (SELECT count(*) AS count_6 \nFROM entries \nWHERE entries.peer_id = peers.peer_id) AS anon_6, (SELECT fleet_bindings.authority \nFROM fleet_bindings \nWHERE fleet_bindings.peer_id = peers.peer_id) AS anon_7, (SELECT fleet_bindings.last_push_at \nFROM fleet_bindings \nWHERE fleet_bindings.peer_id = peers.peer_id) AS anon_8 \nFROM peers ORDER BY peers.peer_id", ()),
+        'registered': ('SELECT entries.id \nFROM entries \nWHERE entries.hash = ? AND entries.kind = ? AND entries.peer_id = ? AND entries.entry_id = ?', (0, 1, 2, 3)),
+        'release': ('RELEASE SAVEPOINT auki_session_nested', ()),
+        'rollback_to': ('ROLLBACK TO SAVEPOINT auki_session_nested', ()),
+        'savepoint': ('SAVEPOINT auki_session_nested', ()),
+        'schema_revision': ('SELECT version_num FROM auki_session_schema_version', ()),
+        'session_entry': ('SELECT entries.id \nFROM entries \nWHERE entries.hash = ? AND entries.kind = ? AND entries.peer_id = ? AND entries.entry_id = ? AND entries.session_id = ?', (0, 1, 2, 3, 4)),
+        "session_prefix('peer_id',)": ('SELECT sessions.session_id, sessions.peer_id, sessions.app_id, sessions.started_at, sessions.signature \nFROM sessions \nWHERE sessions.peer_id = ? AND lower(substr(sessions.session_id, 1, ?)) = ? ORDER BY sessions.session_id\n LIMIT ? OFFSET 0', (0, 2, 1, 3)),
+        'session_prefix()': ('SELECT sessions.session_id, sessions.peer_id, sessions.app_id, sessions.started_at, sessions.signature \nFROM sessions \nWHERE lower(substr(sessions.session_id, 1, ?)) = ? ORDER BY sessions.session_id\n LIMIT ? OFFSET 0', (1, 0, 2)),
+        'session_resources': ('SELECT logs.resource_id \nFROM logs \nWHERE logs.session_id = ?', (0,)),
+        "session_summaries('peer_id', 'session_id')": ('SELECT sessions.session_id, sessions.peer_id, sessions.app_id, sessions.started_at, sessions.signature, (SELECT count(*) AS count_1 \nFROM clocks \nWHERE clocks.session_id = sessions.session_id) AS anon_1, (SELECT count(*) AS count_2 \nFROM logs \nWHERE logs.session_id = sessions.session_id) AS anon_2 \nFROM sessions \nWHERE sessions.peer_id = ? AND sessions.session_id = ? ORDER BY sessions.session_id', (0, 1)),
+        "session_summaries('peer_id',)": ('SELECT sessions.session_id, sessions.peer_id, sessions.app_id, sessions.started_at, sessions.signature, (SELECT count(*) AS count_1 \nFROM clocks \nWHERE clocks.session_id = sessions.session_id) AS anon_1, (SELECT count(*) AS count_2 \nFROM logs \nWHERE logs.session_id = sessions.session_id) AS anon_2 \nFROM sessions \nWHERE sessions.peer_id = ? ORDER BY sessions.session_id', (0,)),
+        "session_summaries('session_id',)": ('SELECT sessions.session_id, sessions.peer_id, sessions.app_id, sessions.started_at, sessions.signature, (SELECT count(*) AS count_1 \nFROM clocks \nWHERE clocks.session_id = sessions.session_id) AS anon_1, (SELECT count(*) AS count_2 \nFROM logs \nWHERE logs.session_id = sessions.session_id) AS anon_2 \nFROM sessions \nWHERE sessions.session_id = ? ORDER BY sessions.session_id', (0,)),
+        'session_summaries()': ('SELECT sessions.session_id, sessions.peer_id, sessions.app_id, sessions.started_at, sessions.signature, (SELECT count(*) AS count_1 \nFROM clocks \nWHERE clocks.session_id = sessions.session_id) AS anon_1, (SELECT count(*) AS count_2 \nFROM logs \nWHERE logs.session_id = sessions.session_id) AS anon_2 \nFROM sessions ORDER BY sessions.session_id', ()),
+        "sessions('peer_id', 'session_id')": ('SELECT sessions.session_id, sessions.peer_id, sessions.app_id, sessions.started_at, sessions.signature \nFROM sessions \nWHERE sessions.peer_id = ? AND sessions.session_id = ? ORDER BY sessions.session_id', (0, 1)),
+        "sessions('peer_id',)": ('SELECT sessions.session_id, sessions.peer_id, sessions.app_id, sessions.started_at, sessions.signature \nFROM sessions \nWHERE sessions.peer_id = ? ORDER BY sessions.session_id', (0,)),
+        "sessions('session_id',)": ('SELECT sessions.session_id, sessions.peer_id, sessions.app_id, sessions.started_at, sessions.signature \nFROM sessions \nWHERE sessions.session_id = ? ORDER BY sessions.session_id', (0,)),
+        'sessions()': ('SELECT sessions.session_id, sessions.peer_id, sessions.app_id, sessions.started_at, sessions.signature \nFROM sessions ORDER BY sessions.session_id', ()),
+        'table_counts': ('SELECT (SELECT count(*) AS count_1 \nFROM peers) AS anon_1, (SELECT count(*) AS count_2 \nFROM sessions) AS anon_2, (SELECT count(*) AS count_3 \nFROM logs) AS anon_3, (SELECT count(*) AS count_4 \nFROM clocks) AS anon_4', ()),
+        'unbound_peers': ('SELECT peers.peer_id \nFROM peers \nWHERE NOT (EXISTS (SELECT * \nFROM fleet_bindings \nWHERE fleet_bindings.peer_id = peers.peer_id)) ORDER BY peers.peer_id', ()),
+        'unordered_changes': ("SELECT 'head', heads.peer_id, heads.entry_id \nFROM heads \nWHERE heads.sequence IS NULL UNION ALL SELECT 'clock', clocks.session_id, clocks.clock_id \nFROM clocks \nWHERE clocks.sequence IS NULL", ()),
+        'upsert_clock': ('INSERT INTO clocks (session_id, clock_id, hash, updated_at, signature, sequence) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (session_id, clock_id) DO UPDATE SET hash = excluded.hash, updated_at = excluded.updated_at, signature = excluded.signature, sequence = CASE WHEN (excluded.sequence > coalesce(clocks.sequence, 0)) THEN excluded.sequence ELSE coalesce(clocks.sequence, 0) + 1 END WHERE clocks.hash != excluded.hash', (0, 1, 2, 3, 4, 5)),
+        'upsert_clock_unsigned': ('INSERT INTO clocks (session_id, clock_id, hash, updated_at, sequence) VALUES (?, ?, ?, ?, 1) ON CONFLICT (session_id, clock_id) DO UPDATE SET hash = excluded.hash, updated_at = excluded.updated_at, signature = NULL, sequence = (coalesce(clocks.sequence, 0) + 1) WHERE clocks.hash != excluded.hash', (0, 1, 2, 3)),
+        'upsert_head': ('INSERT INTO heads (peer_id, kind, entry_id, hash, updated_at, signature, sequence) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (peer_id, kind, entry_id) DO UPDATE SET hash = excluded.hash, updated_at = excluded.updated_at, signature = excluded.signature, sequence = CASE WHEN (excluded.sequence > coalesce(heads.sequence, 0)) THEN excluded.sequence ELSE coalesce(heads.sequence, 0) + 1 END WHERE heads.hash != excluded.hash', (0, 1, 2, 3, 4, 5, 6)),
+        'upsert_head_unsigned': ('INSERT INTO heads (peer_id, kind, entry_id, hash, updated_at, sequence) VALUES (?, ?, ?, ?, ?, 1) ON CONFLICT (peer_id, kind, entry_id) DO UPDATE SET hash = excluded.hash, updated_at = excluded.updated_at, signature = NULL, sequence = (coalesce(heads.sequence, 0) + 1) WHERE heads.hash != excluded.hash', (0, 1, 2, 3, 4)),
     },
-    "postgresql": {
-        "any_table": (
-            "SELECT 1 FROM information_schema.tables WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' LIMIT 1",
-            None,
-        ),
-        "changes": (
-            "SELECT heads.peer_id, heads.kind, heads.entry_id, heads.hash, heads.sequence, heads.signature, CAST(NULL AS TEXT) AS session_id \nFROM heads UNION ALL SELECT sessions.peer_id, 'clock', clocks.clock_id, clocks.hash, clocks.sequence, clocks.signature, clocks.session_id \nFROM clocks JOIN sessions ON sessions.session_id = clocks.session_id",
-            None,
-        ),
-        "clock_hash": (
-            "SELECT clocks.hash \nFROM clocks \nWHERE clocks.session_id = %(session_id)s::VARCHAR AND clocks.clock_id = %(clock_id)s::VARCHAR",
-            None,
-        ),
-        "clock_sequence": (
-            "SELECT clocks.sequence \nFROM clocks \nWHERE clocks.session_id = %(session_id)s::VARCHAR AND clocks.clock_id = %(clock_id)s::VARCHAR FOR UPDATE",
-            None,
-        ),
-        "clocks('clock_id',)": (
-            "SELECT entries.kind, entries.peer_id, entries.entry_id, entries.hash, entries.session_id, entries.canonical_json, entries.registered_at, entries.signature \nFROM entries JOIN clocks ON clocks.hash = entries.hash \nWHERE clocks.clock_id = %(clock_id)s::VARCHAR ORDER BY clocks.session_id, entries.id",
-            None,
-        ),
-        "clocks('session_id', 'clock_id')": (
-            "SELECT entries.kind, entries.peer_id, entries.entry_id, entries.hash, entries.session_id, entries.canonical_json, entries.registered_at, entries.signature \nFROM entries JOIN clocks ON clocks.hash = entries.hash \nWHERE clocks.session_id = %(session_id)s::VARCHAR AND clocks.clock_id = %(clock_id)s::VARCHAR ORDER BY clocks.session_id, entries.id",
-            None,
-        ),
-        "clocks('session_id',)": (
-            "SELECT entries.kind, entries.peer_id, entries.entry_id, entries.hash, entries.session_id, entries.canonical_json, entries.registered_at, entries.signature \nFROM entries JOIN clocks ON clocks.hash = entries.hash \nWHERE clocks.session_id = %(session_id)s::VARCHAR ORDER BY clocks.session_id, entries.id",
-            None,
-        ),
-        "clocks()": (
-            "SELECT entries.kind, entries.peer_id, entries.entry_id, entries.hash, entries.session_id, entries.canonical_json, entries.registered_at, entries.signature \nFROM entries JOIN clocks ON clocks.hash = entries.hash ORDER BY clocks.session_id, entries.id",
-            None,
-        ),
-        "current": (
-            "SELECT entries.kind, entries.peer_id, entries.entry_id, entries.hash, entries.session_id, entries.canonical_json, entries.registered_at, entries.signature \nFROM entries JOIN heads ON heads.hash = entries.hash \nWHERE heads.peer_id = %(peer_id)s::VARCHAR AND heads.kind = %(kind)s::VARCHAR AND heads.entry_id = %(entry_id)s::VARCHAR",
-            None,
-        ),
-        "current_entries('entry_id',)": (
-            "SELECT entries.kind, entries.peer_id, entries.entry_id, entries.hash, entries.session_id, entries.canonical_json, entries.registered_at, entries.signature \nFROM entries JOIN heads ON heads.hash = entries.hash \nWHERE heads.entry_id = %(entry_id)s::VARCHAR ORDER BY heads.peer_id, heads.kind, heads.entry_id",
-            None,
-        ),
-        "current_entries('kind', 'entry_id')": (
-            "SELECT entries.kind, entries.peer_id, entries.entry_id, entries.hash, entries.session_id, entries.canonical_json, entries.registered_at, entries.signature \nFROM entries JOIN heads ON heads.hash = entries.hash \nWHERE heads.kind = %(kind)s::VARCHAR AND heads.entry_id = %(entry_id)s::VARCHAR ORDER BY heads.peer_id, heads.kind, heads.entry_id",
-            None,
-        ),
-        "current_entries('kind',)": (
-            "SELECT entries.kind, entries.peer_id, entries.entry_id, entries.hash, entries.session_id, entries.canonical_json, entries.registered_at, entries.signature \nFROM entries JOIN heads ON heads.hash = entries.hash \nWHERE heads.kind = %(kind)s::VARCHAR ORDER BY heads.peer_id, heads.kind, heads.entry_id",
-            None,
-        ),
-        "current_entries('peer_id', 'entry_id')": (
-            "SELECT entries.kind, entries.peer_id, entries.entry_id, entries.hash, entries.session_id, entries.canonical_json, entries.registered_at, entries.signature \nFROM entries JOIN heads ON heads.hash = entries.hash \nWHERE heads.peer_id = %(peer_id)s::VARCHAR AND heads.entry_id = %(entry_id)s::VARCHAR ORDER BY heads.peer_id, heads.kind, heads.entry_id",
-            None,
-        ),
-        "current_entries('peer_id', 'kind')": (
-            "SELECT entries.kind, entries.peer_id, entries.entry_id, entries.hash, entries.session_id, entries.canonical_json, entries.registered_at, entries.signature \nFROM entries JOIN heads ON heads.hash = entries.hash \nWHERE heads.peer_id = %(peer_id)s::VARCHAR AND heads.kind = %(kind)s::VARCHAR ORDER BY heads.peer_id, heads.kind, heads.entry_id",
-            None,
-        ),
-        "current_entries('peer_id', 'kind', 'entry_id')": (
-            "SELECT entries.kind, entries.peer_id, entries.entry_id, entries.hash, entries.session_id, entries.canonical_json, entries.registered_at, entries.signature \nFROM entries JOIN heads ON heads.hash = entries.hash \nWHERE heads.peer_id = %(peer_id)s::VARCHAR AND heads.kind = %(kind)s::VARCHAR AND heads.entry_id = %(entry_id)s::VARCHAR ORDER BY heads.peer_id, heads.kind, heads.entry_id",
-            None,
-        ),
-        "current_entries('peer_id',)": (
-            "SELECT entries.kind, entries.peer_id, entries.entry_id, entries.hash, entries.session_id, entries.canonical_json, entries.registered_at, entries.signature \nFROM entries JOIN heads ON heads.hash = entries.hash \nWHERE heads.peer_id = %(peer_id)s::VARCHAR ORDER BY heads.peer_id, heads.kind, heads.entry_id",
-            None,
-        ),
-        "current_entries()": (
-            "SELECT entries.kind, entries.peer_id, entries.entry_id, entries.hash, entries.session_id, entries.canonical_json, entries.registered_at, entries.signature \nFROM entries JOIN heads ON heads.hash = entries.hash ORDER BY heads.peer_id, heads.kind, heads.entry_id",
-            None,
-        ),
-        "current_hashes": (
-            "SELECT heads.hash \nFROM heads UNION ALL SELECT clocks.hash \nFROM clocks",
-            None,
-        ),
-        "delete_mirror_pending": (
-            "DELETE FROM mirror_pending WHERE mirror_pending.root = %(root)s::VARCHAR AND mirror_pending.hash = %(hash)s::VARCHAR",
-            None,
-        ),
-        "entry": (
-            "SELECT entries.kind, entries.peer_id, entries.entry_id, entries.hash, entries.session_id, entries.canonical_json, entries.registered_at, entries.signature \nFROM entries \nWHERE entries.hash = %(hash)s::VARCHAR",
-            None,
-        ),
-        "entry_prefix": (
-            "SELECT entries.kind, entries.peer_id, entries.entry_id, entries.hash, entries.session_id, entries.canonical_json, entries.registered_at, entries.signature \nFROM entries \nWHERE entries.hash >= %(low)s::VARCHAR AND entries.hash < %(high)s::VARCHAR ORDER BY entries.hash \n LIMIT %(limit)s OFFSET 0",
-            None,
-        ),
-        "every_entry": (
-            "SELECT entries.kind, entries.peer_id, entries.entry_id, entries.hash, entries.session_id, entries.canonical_json, entries.registered_at, entries.signature \nFROM entries ORDER BY entries.id",
-            None,
-        ),
-        "foreign_key_check": ("PRAGMA foreign_key_check", None),
-        "has_version_table": (
-            "SELECT 1 WHERE to_regclass('auki_session_schema_version') IS NOT NULL",
-            None,
-        ),
-        "head_hash": (
-            "SELECT heads.hash \nFROM heads \nWHERE heads.peer_id = %(peer_id)s::VARCHAR AND heads.kind = %(kind)s::VARCHAR AND heads.entry_id = %(entry_id)s::VARCHAR",
-            None,
-        ),
-        "head_sequence": (
-            "SELECT heads.sequence \nFROM heads \nWHERE heads.peer_id = %(peer_id)s::VARCHAR AND heads.kind = %(kind)s::VARCHAR AND heads.entry_id = %(entry_id)s::VARCHAR FOR UPDATE",
-            None,
-        ),
-        "history('entry_id',)": (
-            "SELECT entries.kind, entries.peer_id, entries.entry_id, entries.hash, entries.session_id, entries.canonical_json, entries.registered_at, entries.signature \nFROM entries \nWHERE entries.entry_id = %(entry_id)s::VARCHAR ORDER BY entries.peer_id, entries.kind, entries.session_id, entries.entry_id, entries.id",
-            None,
-        ),
-        "history('kind', 'entry_id')": (
-            "SELECT entries.kind, entries.peer_id, entries.entry_id, entries.hash, entries.session_id, entries.canonical_json, entries.registered_at, entries.signature \nFROM entries \nWHERE entries.kind = %(kind)s::VARCHAR AND entries.entry_id = %(entry_id)s::VARCHAR ORDER BY entries.peer_id, entries.kind, entries.session_id, entries.entry_id, entries.id",
-            None,
-        ),
-        "history('kind',)": (
-            "SELECT entries.kind, entries.peer_id, entries.entry_id, entries.hash, entries.session_id, entries.canonical_json, entries.registered_at, entries.signature \nFROM entries \nWHERE entries.kind = %(kind)s::VARCHAR ORDER BY entries.peer_id, entries.kind, entries.session_id, entries.entry_id, entries.id",
-            None,
-        ),
-        "history('peer_id', 'entry_id')": (
-            "SELECT entries.kind, entries.peer_id, entries.entry_id, entries.hash, entries.session_id, entries.canonical_json, entries.registered_at, entries.signature \nFROM entries \nWHERE entries.peer_id = %(peer_id)s::VARCHAR AND entries.entry_id = %(entry_id)s::VARCHAR ORDER BY entries.peer_id, entries.kind, entries.session_id, entries.entry_id, entries.id",
-            None,
-        ),
-        "history('peer_id', 'kind')": (
-            "SELECT entries.kind, entries.peer_id, entries.entry_id, entries.hash, entries.session_id, entries.canonical_json, entries.registered_at, entries.signature \nFROM entries \nWHERE entries.peer_id = %(peer_id)s::VARCHAR AND entries.kind = %(kind)s::VARCHAR ORDER BY entries.peer_id, entries.kind, entries.session_id, entries.entry_id, entries.id",
-            None,
-        ),
-        "history('peer_id', 'kind', 'entry_id')": (
-            "SELECT entries.kind, entries.peer_id, entries.entry_id, entries.hash, entries.session_id, entries.canonical_json, entries.registered_at, entries.signature \nFROM entries \nWHERE entries.peer_id = %(peer_id)s::VARCHAR AND entries.kind = %(kind)s::VARCHAR AND entries.entry_id = %(entry_id)s::VARCHAR ORDER BY entries.peer_id, entries.kind, entries.session_id, entries.entry_id, entries.id",
-            None,
-        ),
-        "history('peer_id',)": (
-            "SELECT entries.kind, entries.peer_id, entries.entry_id, entries.hash, entries.session_id, entries.canonical_json, entries.registered_at, entries.signature \nFROM entries \nWHERE entries.peer_id = %(peer_id)s::VARCHAR ORDER BY entries.peer_id, entries.kind, entries.session_id, entries.entry_id, entries.id",
-            None,
-        ),
-        "history()": (
-            "SELECT entries.kind, entries.peer_id, entries.entry_id, entries.hash, entries.session_id, entries.canonical_json, entries.registered_at, entries.signature \nFROM entries ORDER BY entries.peer_id, entries.kind, entries.session_id, entries.entry_id, entries.id",
-            None,
-        ),
-        "insert_entry": (
-            "INSERT INTO entries (hash, kind, peer_id, entry_id, session_id, canonical_json, registered_at, signature) VALUES (%(hash)s::VARCHAR, %(kind)s::VARCHAR, %(peer_id)s::VARCHAR, %(entry_id)s::VARCHAR, %(session_id)s::VARCHAR, %(canonical_json)s::VARCHAR, %(registered_at)s::VARCHAR, %(signature)s::VARCHAR) ON CONFLICT (hash) DO NOTHING RETURNING entries.id",
-            None,
-        ),
-        "insert_log": (
-            "INSERT INTO logs (session_id, resource_id, kind, manifest_json, head_json, registered_at, signature) VALUES (%(session_id)s::VARCHAR, %(resource_id)s::VARCHAR, %(kind)s::VARCHAR, %(manifest_json)s::VARCHAR, %(head_json)s::VARCHAR, %(registered_at)s::VARCHAR, %(signature)s::VARCHAR) ON CONFLICT (session_id, resource_id) DO NOTHING RETURNING logs.id",
-            None,
-        ),
-        "insert_log_ref": (
-            "INSERT INTO log_refs (log_id, role, peer_id, entry_id, hash) VALUES (%(log_id)s::BIGINT, %(role)s::VARCHAR, %(peer_id)s::VARCHAR, %(entry_id)s::VARCHAR, %(hash)s::VARCHAR)",
-            None,
-        ),
-        "insert_mirror_pending": (
-            "INSERT INTO mirror_pending (root, hash) VALUES (%(root)s::VARCHAR, %(hash)s::VARCHAR) ON CONFLICT DO NOTHING",
-            None,
-        ),
-        "insert_peer": (
-            "INSERT INTO peers (peer_id, first_seen_at) VALUES (%(peer_id)s::VARCHAR, %(first_seen_at)s::VARCHAR) ON CONFLICT DO NOTHING",
-            None,
-        ),
-        "insert_session": (
-            "INSERT INTO sessions (session_id, peer_id, app_id, started_at, signature) VALUES (%(session_id)s::VARCHAR, %(peer_id)s::VARCHAR, %(app_id)s::VARCHAR, %(started_at)s::VARCHAR, %(signature)s::VARCHAR)",
-            None,
-        ),
-        "integrity_check": ("PRAGMA integrity_check", None),
-        "kind_counts": (
-            "SELECT 'versions', entries.kind, count(*) AS count_1 \nFROM entries GROUP BY entries.kind UNION ALL SELECT 'ids', heads.kind, count(*) AS count_2 \nFROM heads GROUP BY heads.kind",
-            None,
-        ),
-        "latest_sessions('peer_id',)": (
-            "SELECT sessions.session_id, sessions.peer_id, sessions.app_id, sessions.started_at, sessions.signature, (SELECT count(*) AS count_1 \nFROM clocks \nWHERE clocks.session_id = sessions.session_id) AS anon_1, (SELECT count(*) AS count_2 \nFROM logs \nWHERE logs.session_id = sessions.session_id) AS anon_2 \nFROM sessions \nWHERE sessions.peer_id = %(peer_id)s::VARCHAR ORDER BY sessions.started_at DESC, sessions.session_id DESC \n LIMIT %(limit)s OFFSET 0",
-            None,
-        ),
-        "latest_sessions()": (
-            "SELECT sessions.session_id, sessions.peer_id, sessions.app_id, sessions.started_at, sessions.signature, (SELECT count(*) AS count_1 \nFROM clocks \nWHERE clocks.session_id = sessions.session_id) AS anon_1, (SELECT count(*) AS count_2 \nFROM logs \nWHERE logs.session_id = sessions.session_id) AS anon_2 \nFROM sessions ORDER BY sessions.started_at DESC, sessions.session_id DESC \n LIMIT %(limit)s OFFSET 0",
-            None,
-        ),
-        "log_exists": (
-            "SELECT logs.id \nFROM logs \nWHERE logs.session_id = %(session_id)s::VARCHAR AND logs.resource_id = %(resource_id)s::VARCHAR",
-            None,
-        ),
-        "logs('session_id',)": (
-            "SELECT logs.session_id, sessions.peer_id, logs.resource_id, logs.kind, logs.manifest_json, logs.head_json, logs.registered_at, logs.signature \nFROM logs JOIN sessions ON sessions.session_id = logs.session_id \nWHERE logs.session_id = %(session_id)s::VARCHAR ORDER BY logs.id",
-            None,
-        ),
-        "logs()": (
-            "SELECT logs.session_id, sessions.peer_id, logs.resource_id, logs.kind, logs.manifest_json, logs.head_json, logs.registered_at, logs.signature \nFROM logs JOIN sessions ON sessions.session_id = logs.session_id ORDER BY logs.id",
-            None,
-        ),
-        "logs_using": (
-            "SELECT logs.session_id, sessions.peer_id, logs.resource_id, logs.kind, logs.manifest_json, logs.head_json, logs.registered_at, logs.signature \nFROM logs JOIN sessions ON sessions.session_id = logs.session_id \nWHERE logs.id IN (SELECT log_refs.log_id \nFROM log_refs \nWHERE log_refs.hash = %(hash)s::VARCHAR) ORDER BY logs.id",
-            None,
-        ),
-        "mirror_pending": (
-            "SELECT entries.kind, entries.peer_id, entries.entry_id, entries.hash, entries.canonical_json \nFROM entries JOIN mirror_pending ON mirror_pending.hash = entries.hash \nWHERE mirror_pending.root = %(root)s::VARCHAR",
-            None,
-        ),
-        "mirror_pending_hashes": (
-            "SELECT mirror_pending.hash \nFROM mirror_pending \nWHERE mirror_pending.root = %(root)s::VARCHAR",
-            None,
-        ),
-        "misfiled_clock_versions": (
-            "SELECT entries.peer_id, entries.entry_id, entries.hash, sessions.peer_id AS peer_id_1 \nFROM entries JOIN sessions ON sessions.session_id = entries.session_id \nWHERE sessions.peer_id != entries.peer_id",
-            None,
-        ),
-        "misfiled_clocks": (
-            "SELECT clocks.session_id, clocks.clock_id, clocks.hash \nFROM clocks JOIN entries ON entries.hash = clocks.hash \nWHERE entries.kind != 'clock' OR entries.entry_id != clocks.clock_id OR coalesce(entries.session_id, '') != clocks.session_id OR entries.peer_id != (SELECT sessions.peer_id \nFROM sessions \nWHERE sessions.session_id = clocks.session_id)",
-            None,
-        ),
-        "misfiled_heads": (
-            "SELECT heads.peer_id, heads.kind, heads.entry_id, heads.hash \nFROM heads JOIN entries ON entries.hash = heads.hash \nWHERE entries.peer_id != heads.peer_id OR entries.kind != heads.kind OR entries.entry_id != heads.entry_id",
-            None,
-        ),
-        "peer_apps": (
-            "SELECT DISTINCT sessions.peer_id, sessions.app_id \nFROM sessions ORDER BY sessions.peer_id, sessions.app_id",
-            None,
-        ),
-        "peer_summaries(False, False)": (
-            "SELECT peers.peer_id, peers.first_seen_at, (SELECT count(*) AS count_1 \nFROM heads \nWHERE heads.peer_id = peers.peer_id AND heads.kind = 'frame') AS anon_1, (SELECT count(*) AS count_2 \nFROM heads \nWHERE heads.peer_id = peers.peer_id AND heads.kind = 'sensor') AS anon_2, (SELECT count(*) AS count_3 \nFROM heads \nWHERE heads.peer_id = peers.peer_id AND heads.kind = 'detector') AS anon_3, (SELECT count(*) AS count_4 \nFROM sessions \nWHERE sessions.peer_id = peers.peer_id) AS anon_4, 0, (SELECT count(*) AS count_5 \nFROM entries \nWHERE entries.peer_id = peers.peer_id) AS anon_5, NULL, NULL \nFROM peers ORDER BY peers.peer_id",
-            None,
-        ),
-        "peer_summaries(False, True)": (
-            "SELECT peers.peer_id, peers.first_seen_at, (SELECT count(*) AS count_1 \nFROM heads \nWHERE heads.peer_id = peers.peer_id AND heads.kind = 'frame') AS anon_1, (SELECT count(*) AS count_2 \nFROM heads \nWHERE heads.peer_id = peers.peer_id AND heads.kind = 'sensor') AS anon_2, (SELECT count(*) AS count_3 \nFROM heads \nWHERE heads.peer_id = peers.peer_id AND heads.kind = 'detector') AS anon_3, (SELECT count(*) AS count_4 \nFROM sessions \nWHERE sessions.peer_id = peers.peer_id) AS anon_4, 0, (SELECT count(*) AS count_5 \nFROM entries \nWHERE entries.peer_id = peers.peer_id) AS anon_5, (SELECT fleet_bindings.authority \nFROM fleet_bindings \nWHERE fleet_bindings.peer_id = peers.peer_id) AS anon_6, (SELECT fleet_bindings.last_push_at \nFROM fleet_bindings \nWHERE fleet_bindings.peer_id = peers.peer_id) AS anon_7 \nFROM peers ORDER BY peers.peer_id",
-            None,
-        ),
-        "peer_summaries(True, False)": (
-            "SELECT peers.peer_id, peers.first_seen_at, (SELECT count(*) AS count_1 \nFROM heads \nWHERE heads.peer_id = peers.peer_id AND heads.kind = 'frame') AS anon_1, (SELECT count(*) AS count_2 \nFROM heads \nWHERE heads.peer_id = peers.peer_id AND heads.kind = 'sensor') AS anon_2, (SELECT count(*) AS count_3 \nFROM heads \nWHERE heads.peer_id = peers.peer_id AND heads.kind = 'detector') AS anon_3, (SELECT count(*) AS count_4 \nFROM sessions \nWHERE sessions.peer_id = peers.peer_id) AS anon_4, (SELECT count(*) AS count_5 \nFROM entries \nWHERE entries.peer_id = peers.peer_id AND entries.signature IS NOT NULL) AS anon_5, (SELECT count(*) AS count_6 \nFROM entries \nWHERE entries.peer_id = peers.peer_id) AS anon_6, NULL, NULL \nFROM peers ORDER BY peers.peer_id",
-            None,
-        ),
-        "peer_summaries(True, True)": (
-            "SELECT peers.peer_id, peers.first_seen_at, (SELECT count(*) AS count_1 \nFROM heads \nWHERE heads.peer_id = peers.peer_id AND heads.kind = 'frame') AS anon_1, (SELECT count(*) AS count_2 \nFROM heads \nWHERE heads.peer_id = peers.peer_id AND heads.kind = 'sensor') AS anon_2, (SELECT count(*) AS count_3 \nFROM heads \nWHERE heads.peer_id = peers.peer_id AND heads.kind = 'detector') AS anon_3, (SELECT count(*) AS count_4 \nFROM sessions \nWHERE sessions.peer_id = peers.peer_id) AS anon_4, (SELECT count(*) AS count_5 \nFROM entries \nWHERE entries.peer_id = peers.peer_id AND entries.signature IS NOT NULL) AS anon_5, (SELECT count(*) AS count_6 \nFROM entries \nWHERE entries.peer_id = peers.peer_id) AS anon_6, (SELECT fleet_bindings.authority \nFROM fleet_bindings \nWHERE fleet_bindings.peer_id = peers.peer_id) AS anon_7, (SELECT fleet_bindings.last_push_at \nFROM fleet_bindings \nWHERE fleet_bindings.peer_id = peers.peer_id) AS anon_8 \nFROM peers ORDER BY peers.peer_id",
-            None,
-        ),
-        "registered": (
-            "SELECT entries.id \nFROM entries \nWHERE entries.hash = %(hash)s::VARCHAR AND entries.kind = %(kind)s::VARCHAR AND entries.peer_id = %(peer_id)s::VARCHAR AND entries.entry_id = %(entry_id)s::VARCHAR",
-            None,
-        ),
-        "release": ("RELEASE SAVEPOINT auki_session_nested", None),
-        "rollback_to": ("ROLLBACK TO SAVEPOINT auki_session_nested", None),
-        "savepoint": ("SAVEPOINT auki_session_nested", None),
-        "schema_revision": ("SELECT version_num FROM auki_session_schema_version", None),
-        "session_entry": (
-            "SELECT entries.id \nFROM entries \nWHERE entries.hash = %(hash)s::VARCHAR AND entries.kind = %(kind)s::VARCHAR AND entries.peer_id = %(peer_id)s::VARCHAR AND entries.entry_id = %(entry_id)s::VARCHAR AND entries.session_id = %(session_id)s::VARCHAR",
-            None,
-        ),
-        "session_prefix('peer_id',)": (
-            "SELECT sessions.session_id, sessions.peer_id, sessions.app_id, sessions.started_at, sessions.signature \nFROM sessions \nWHERE sessions.peer_id = %(peer_id)s::VARCHAR AND lower(substr(sessions.session_id, 1, %(length)s)) = %(prefix)s ORDER BY sessions.session_id \n LIMIT %(limit)s OFFSET 0",
-            None,
-        ),
-        "session_prefix()": (
-            "SELECT sessions.session_id, sessions.peer_id, sessions.app_id, sessions.started_at, sessions.signature \nFROM sessions \nWHERE lower(substr(sessions.session_id, 1, %(length)s)) = %(prefix)s ORDER BY sessions.session_id \n LIMIT %(limit)s OFFSET 0",
-            None,
-        ),
-        "session_resources": (
-            "SELECT logs.resource_id \nFROM logs \nWHERE logs.session_id = %(session_id)s::VARCHAR",
-            None,
-        ),
-        "session_summaries('peer_id', 'session_id')": (
-            "SELECT sessions.session_id, sessions.peer_id, sessions.app_id, sessions.started_at, sessions.signature, (SELECT count(*) AS count_1 \nFROM clocks \nWHERE clocks.session_id = sessions.session_id) AS anon_1, (SELECT count(*) AS count_2 \nFROM logs \nWHERE logs.session_id = sessions.session_id) AS anon_2 \nFROM sessions \nWHERE sessions.peer_id = %(peer_id)s::VARCHAR AND sessions.session_id = %(session_id)s::VARCHAR ORDER BY sessions.session_id",
-            None,
-        ),
-        "session_summaries('peer_id',)": (
-            "SELECT sessions.session_id, sessions.peer_id, sessions.app_id, sessions.started_at, sessions.signature, (SELECT count(*) AS count_1 \nFROM clocks \nWHERE clocks.session_id = sessions.session_id) AS anon_1, (SELECT count(*) AS count_2 \nFROM logs \nWHERE logs.session_id = sessions.session_id) AS anon_2 \nFROM sessions \nWHERE sessions.peer_id = %(peer_id)s::VARCHAR ORDER BY sessions.session_id",
-            None,
-        ),
-        "session_summaries('session_id',)": (
-            "SELECT sessions.session_id, sessions.peer_id, sessions.app_id, sessions.started_at, sessions.signature, (SELECT count(*) AS count_1 \nFROM clocks \nWHERE clocks.session_id = sessions.session_id) AS anon_1, (SELECT count(*) AS count_2 \nFROM logs \nWHERE logs.session_id = sessions.session_id) AS anon_2 \nFROM sessions \nWHERE sessions.session_id = %(session_id)s::VARCHAR ORDER BY sessions.session_id",
-            None,
-        ),
-        "session_summaries()": (
-            "SELECT sessions.session_id, sessions.peer_id, sessions.app_id, sessions.started_at, sessions.signature, (SELECT count(*) AS count_1 \nFROM clocks \nWHERE clocks.session_id = sessions.session_id) AS anon_1, (SELECT count(*) AS count_2 \nFROM logs \nWHERE logs.session_id = sessions.session_id) AS anon_2 \nFROM sessions ORDER BY sessions.session_id",
-            None,
-        ),
-        "sessions('peer_id', 'session_id')": (
-            "SELECT sessions.session_id, sessions.peer_id, sessions.app_id, sessions.started_at, sessions.signature \nFROM sessions \nWHERE sessions.peer_id = %(peer_id)s::VARCHAR AND sessions.session_id = %(session_id)s::VARCHAR ORDER BY sessions.session_id",
-            None,
-        ),
-        "sessions('peer_id',)": (
-            "SELECT sessions.session_id, sessions.peer_id, sessions.app_id, sessions.started_at, sessions.signature \nFROM sessions \nWHERE sessions.peer_id = %(peer_id)s::VARCHAR ORDER BY sessions.session_id",
-            None,
-        ),
-        "sessions('session_id',)": (
-            "SELECT sessions.session_id, sessions.peer_id, sessions.app_id, sessions.started_at, sessions.signature \nFROM sessions \nWHERE sessions.session_id = %(session_id)s::VARCHAR ORDER BY sessions.session_id",
-            None,
-        ),
-        "sessions()": (
-            "SELECT sessions.session_id, sessions.peer_id, sessions.app_id, sessions.started_at, sessions.signature \nFROM sessions ORDER BY sessions.session_id",
-            None,
-        ),
-        "table_counts": (
-            "SELECT (SELECT count(*) AS count_1 \nFROM peers) AS anon_1, (SELECT count(*) AS count_2 \nFROM sessions) AS anon_2, (SELECT count(*) AS count_3 \nFROM logs) AS anon_3, (SELECT count(*) AS count_4 \nFROM clocks) AS anon_4",
-            None,
-        ),
-        "unbound_peers": (
-            "SELECT peers.peer_id \nFROM peers \nWHERE NOT (EXISTS (SELECT * \nFROM fleet_bindings \nWHERE fleet_bindings.peer_id = peers.peer_id)) ORDER BY peers.peer_id",
-            None,
-        ),
-        "unordered_changes": (
-            "SELECT 'head', heads.peer_id, heads.entry_id \nFROM heads \nWHERE heads.sequence IS NULL UNION ALL SELECT 'clock', clocks.session_id, clocks.clock_id \nFROM clocks \nWHERE clocks.sequence IS NULL",
-            None,
-        ),
-        "upsert_clock": (
-            "INSERT INTO clocks (session_id, clock_id, hash, updated_at, signature, sequence) VALUES (%(session_id)s::VARCHAR, %(clock_id)s::VARCHAR, %(hash)s::VARCHAR, %(updated_at)s::VARCHAR, %(signature)s::VARCHAR, %(sequence)s::INTEGER) ON CONFLICT (session_id, clock_id) DO UPDATE SET hash = excluded.hash, updated_at = excluded.updated_at, signature = excluded.signature, sequence = CASE WHEN (excluded.sequence > coalesce(clocks.sequence, 0)) THEN excluded.sequence ELSE coalesce(clocks.sequence, 0) + 1 END WHERE clocks.hash != excluded.hash",
-            None,
-        ),
-        "upsert_clock_unsigned": (
-            "INSERT INTO clocks (session_id, clock_id, hash, updated_at, sequence) VALUES (%(session_id)s::VARCHAR, %(clock_id)s::VARCHAR, %(hash)s::VARCHAR, %(updated_at)s::VARCHAR, 1) ON CONFLICT (session_id, clock_id) DO UPDATE SET hash = excluded.hash, updated_at = excluded.updated_at, signature = NULL, sequence = (coalesce(clocks.sequence, 0) + 1) WHERE clocks.hash != excluded.hash",
-            None,
-        ),
-        "upsert_head": (
-            "INSERT INTO heads (peer_id, kind, entry_id, hash, updated_at, signature, sequence) VALUES (%(peer_id)s::VARCHAR, %(kind)s::VARCHAR, %(entry_id)s::VARCHAR, %(hash)s::VARCHAR, %(updated_at)s::VARCHAR, %(signature)s::VARCHAR, %(sequence)s::INTEGER) ON CONFLICT (peer_id, kind, entry_id) DO UPDATE SET hash = excluded.hash, updated_at = excluded.updated_at, signature = excluded.signature, sequence = CASE WHEN (excluded.sequence > coalesce(heads.sequence, 0)) THEN excluded.sequence ELSE coalesce(heads.sequence, 0) + 1 END WHERE heads.hash != excluded.hash",
-            None,
-        ),
-        "upsert_head_unsigned": (
-            "INSERT INTO heads (peer_id, kind, entry_id, hash, updated_at, sequence) VALUES (%(peer_id)s::VARCHAR, %(kind)s::VARCHAR, %(entry_id)s::VARCHAR, %(hash)s::VARCHAR, %(updated_at)s::VARCHAR, 1) ON CONFLICT (peer_id, kind, entry_id) DO UPDATE SET hash = excluded.hash, updated_at = excluded.updated_at, signature = NULL, sequence = (coalesce(heads.sequence, 0) + 1) WHERE heads.hash != excluded.hash",
-            None,
-        ),
+    'postgresql': {
+        'any_table': ("SELECT 1 FROM information_schema.tables WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' LIMIT 1", None),
+        'changes': ("SELECT heads.peer_id, heads.kind, heads.entry_id, heads.hash, heads.sequence, heads.signature, CAST(NULL AS TEXT) AS session_id \nFROM heads UNION ALL SELECT sessions.peer_id, 'clock', clocks.clock_id, clocks.hash, clocks.sequence, clocks.signature, clocks.session_id \nFROM clocks JOIN sessions ON sessions.session_id = clocks.session_id", None),
+        'clock_hash': ('SELECT clocks.hash \nFROM clocks \nWHERE clocks.session_id = %(session_id)s::VARCHAR AND clocks.clock_id = %(clock_id)s::VARCHAR', None),
+        'clock_sequence': ('SELECT clocks.sequence \nFROM clocks \nWHERE clocks.session_id = %(session_id)s::VARCHAR AND clocks.clock_id = %(clock_id)s::VARCHAR FOR UPDATE', None),
+        "clocks('clock_id',)": ('SELECT entries.kind, entries.peer_id, entries.entry_id, entries.hash, entries.session_id, entries.canonical_json, entries.registered_at, entries.signature \nFROM entries JOIN clocks ON clocks.hash = entries.hash \nWHERE clocks.clock_id = %(clock_id)s::VARCHAR ORDER BY clocks.session_id, entries.id', None),
+        "clocks('session_id', 'clock_id')": ('SELECT entries.kind, entries.peer_id, entries.entry_id, entries.hash, entries.session_id, entries.canonical_json, entries.registered_at, entries.signature \nFROM entries JOIN clocks ON clocks.hash = entries.hash \nWHERE clocks.session_id = %(session_id)s::VARCHAR AND clocks.clock_id = %(clock_id)s::VARCHAR ORDER BY clocks.session_id, entries.id', None),
+        "clocks('session_id',)": ('SELECT entries.kind, entries.peer_id, entries.entry_id, entries.hash, entries.session_id, entries.canonical_json, entries.registered_at, entries.signature \nFROM entries JOIN clocks ON clocks.hash = entries.hash \nWHERE clocks.session_id = %(session_id)s::VARCHAR ORDER BY clocks.session_id, entries.id', None),
+        'clocks()': ('SELECT entries.kind, entries.peer_id, entries.entry_id, entries.hash, entries.session_id, entries.canonical_json, entries.registered_at, entries.signature \nFROM entries JOIN clocks ON clocks.hash = entries.hash ORDER BY clocks.session_id, entries.id', None),
+        'current': ('SELECT entries.kind, entries.peer_id, entries.entry_id, entries.hash, entries.session_id, entries.canonical_json, entries.registered_at, entries.signature \nFROM entries JOIN heads ON heads.hash = entries.hash \nWHERE heads.peer_id = %(peer_id)s::VARCHAR AND heads.kind = %(kind)s::VARCHAR AND heads.entry_id = %(entry_id)s::VARCHAR', None),
+        "current_entries('entry_id',)": ('SELECT entries.kind, entries.peer_id, entries.entry_id, entries.hash, entries.session_id, entries.canonical_json, entries.registered_at, entries.signature \nFROM entries JOIN heads ON heads.hash = entries.hash \nWHERE heads.entry_id = %(entry_id)s::VARCHAR ORDER BY heads.peer_id, heads.kind, heads.entry_id', None),
+        "current_entries('kind', 'entry_id')": ('SELECT entries.kind, entries.peer_id, entries.entry_id, entries.hash, entries.session_id, entries.canonical_json, entries.registered_at, entries.signature \nFROM entries JOIN heads ON heads.hash = entries.hash \nWHERE heads.kind = %(kind)s::VARCHAR AND heads.entry_id = %(entry_id)s::VARCHAR ORDER BY heads.peer_id, heads.kind, heads.entry_id', None),
+        "current_entries('kind',)": ('SELECT entries.kind, entries.peer_id, entries.entry_id, entries.hash, entries.session_id, entries.canonical_json, entries.registered_at, entries.signature \nFROM entries JOIN heads ON heads.hash = entries.hash \nWHERE heads.kind = %(kind)s::VARCHAR ORDER BY heads.peer_id, heads.kind, heads.entry_id', None),
+        "current_entries('peer_id', 'entry_id')": ('SELECT entries.kind, entries.peer_id, entries.entry_id, entries.hash, entries.session_id, entries.canonical_json, entries.registered_at, entries.signature \nFROM entries JOIN heads ON heads.hash = entries.hash \nWHERE heads.peer_id = %(peer_id)s::VARCHAR AND heads.entry_id = %(entry_id)s::VARCHAR ORDER BY heads.peer_id, heads.kind, heads.entry_id', None),
+        "current_entries('peer_id', 'kind')": ('SELECT entries.kind, entries.peer_id, entries.entry_id, entries.hash, entries.session_id, entries.canonical_json, entries.registered_at, entries.signature \nFROM entries JOIN heads ON heads.hash = entries.hash \nWHERE heads.peer_id = %(peer_id)s::VARCHAR AND heads.kind = %(kind)s::VARCHAR ORDER BY heads.peer_id, heads.kind, heads.entry_id', None),
+        "current_entries('peer_id', 'kind', 'entry_id')": ('SELECT entries.kind, entries.peer_id, entries.entry_id, entries.hash, entries.session_id, entries.canonical_json, entries.registered_at, entries.signature \nFROM entries JOIN heads ON heads.hash = entries.hash \nWHERE heads.peer_id = %(peer_id)s::VARCHAR AND heads.kind = %(kind)s::VARCHAR AND heads.entry_id = %(entry_id)s::VARCHAR ORDER BY heads.peer_id, heads.kind, heads.entry_id', None),
+        "current_entries('peer_id',)": ('SELECT entries.kind, entries.peer_id, entries.entry_id, entries.hash, entries.session_id, entries.canonical_json, entries.registered_at, entries.signature \nFROM entries JOIN heads ON heads.hash = entries.hash \nWHERE heads.peer_id = %(peer_id)s::VARCHAR ORDER BY heads.peer_id, heads.kind, heads.entry_id', None),
+        'current_entries()': ('SELECT entries.kind, entries.peer_id, entries.entry_id, entries.hash, entries.session_id, entries.canonical_json, entries.registered_at, entries.signature \nFROM entries JOIN heads ON heads.hash = entries.hash ORDER BY heads.peer_id, heads.kind, heads.entry_id', None),
+        'current_hashes': ('SELECT heads.hash \nFROM heads UNION ALL SELECT clocks.hash \nFROM clocks', None),
+        'delete_mirror_pending': ('DELETE FROM mirror_pending WHERE mirror_pending.root = %(root)s::VARCHAR AND mirror_pending.hash = %(hash)s::VARCHAR', None),
+        'entry': ('SELECT entries.kind, entries.peer_id, entries.entry_id, entries.hash, entries.session_id, entries.canonical_json, entries.registered_at, entries.signature \nFROM entries \nWHERE entries.hash = %(hash)s::VARCHAR', None),
+        'entry_prefix': ('SELECT entries.kind, entries.peer_id, entries.entry_id, entries.hash, entries.session_id, entries.canonical_json, entries.registered_at, entries.signature \nFROM entries \nWHERE entries.hash >= %(low)s::VARCHAR AND entries.hash < %(high)s::VARCHAR ORDER BY entries.hash \n LIMIT %(limit)s OFFSET 0', None),
+        'every_entry': ('SELECT entries.kind, entries.peer_id, entries.entry_id, entries.hash, entries.session_id, entries.canonical_json, entries.registered_at, entries.signature \nFROM entries ORDER BY entries.id', None),
+        'foreign_key_check': ('PRAGMA foreign_key_check', None),
+        'has_version_table': ("SELECT 1 WHERE to_regclass('auki_session_schema_version') IS NOT NULL", None),
+        'head_hash': ('SELECT heads.hash \nFROM heads \nWHERE heads.peer_id = %(peer_id)s::VARCHAR AND heads.kind = %(kind)s::VARCHAR AND heads.entry_id = %(entry_id)s::VARCHAR', None),
+        'head_sequence': ('SELECT heads.sequence \nFROM heads \nWHERE heads.peer_id = %(peer_id)s::VARCHAR AND heads.kind = %(kind)s::VARCHAR AND heads.entry_id = %(entry_id)s::VARCHAR FOR UPDATE', None),
+        "history('entry_id',)": ('SELECT entries.kind, entries.peer_id, entries.entry_id, entries.hash, entries.session_id, entries.canonical_json, entries.registered_at, entries.signature \nFROM entries \nWHERE entries.entry_id = %(entry_id)s::VARCHAR ORDER BY entries.peer_id, entries.kind, entries.session_id, entries.entry_id, entries.id', None),
+        "history('kind', 'entry_id')": ('SELECT entries.kind, entries.peer_id, entries.entry_id, entries.hash, entries.session_id, entries.canonical_json, entries.registered_at, entries.signature \nFROM entries \nWHERE entries.kind = %(kind)s::VARCHAR AND entries.entry_id = %(entry_id)s::VARCHAR ORDER BY entries.peer_id, entries.kind, entries.session_id, entries.entry_id, entries.id', None),
+        "history('kind',)": ('SELECT entries.kind, entries.peer_id, entries.entry_id, entries.hash, entries.session_id, entries.canonical_json, entries.registered_at, entries.signature \nFROM entries \nWHERE entries.kind = %(kind)s::VARCHAR ORDER BY entries.peer_id, entries.kind, entries.session_id, entries.entry_id, entries.id', None),
+        "history('peer_id', 'entry_id')": ('SELECT entries.kind, entries.peer_id, entries.entry_id, entries.hash, entries.session_id, entries.canonical_json, entries.registered_at, entries.signature \nFROM entries \nWHERE entries.peer_id = %(peer_id)s::VARCHAR AND entries.entry_id = %(entry_id)s::VARCHAR ORDER BY entries.peer_id, entries.kind, entries.session_id, entries.entry_id, entries.id', None),
+        "history('peer_id', 'kind')": ('SELECT entries.kind, entries.peer_id, entries.entry_id, entries.hash, entries.session_id, entries.canonical_json, entries.registered_at, entries.signature \nFROM entries \nWHERE entries.peer_id = %(peer_id)s::VARCHAR AND entries.kind = %(kind)s::VARCHAR ORDER BY entries.peer_id, entries.kind, entries.session_id, entries.entry_id, entries.id', None),
+        "history('peer_id', 'kind', 'entry_id')": ('SELECT entries.kind, entries.peer_id, entries.entry_id, entries.hash, entries.session_id, entries.canonical_json, entries.registered_at, entries.signature \nFROM entries \nWHERE entries.peer_id = %(peer_id)s::VARCHAR AND entries.kind = %(kind)s::VARCHAR AND entries.entry_id = %(entry_id)s::VARCHAR ORDER BY entries.peer_id, entries.kind, entries.session_id, entries.entry_id, entries.id', None),
+        "history('peer_id',)": ('SELECT entries.kind, entries.peer_id, entries.entry_id, entries.hash, entries.session_id, entries.canonical_json, entries.registered_at, entries.signature \nFROM entries \nWHERE entries.peer_id = %(peer_id)s::VARCHAR ORDER BY entries.peer_id, entries.kind, entries.session_id, entries.entry_id, entries.id', None),
+        'history()': ('SELECT entries.kind, entries.peer_id, entries.entry_id, entries.hash, entries.session_id, entries.canonical_json, entries.registered_at, entries.signature \nFROM entries ORDER BY entries.peer_id, entries.kind, entries.session_id, entries.entry_id, entries.id', None),
+        'insert_entry': ('INSERT INTO entries (hash, kind, peer_id, entry_id, session_id, canonical_json, registered_at, signature) VALUES (%(hash)s::VARCHAR, %(kind)s::VARCHAR, %(peer_id)s::VARCHAR, %(entry_id)s::VARCHAR, %(session_id)s::VARCHAR, %(canonical_json)s::VARCHAR, %(registered_at)s::VARCHAR, %(signature)s::VARCHAR) ON CONFLICT (hash) DO NOTHING RETURNING entries.id', None),
+        'insert_log': ('INSERT INTO logs (session_id, resource_id, kind, manifest_json, head_json, registered_at, signature) VALUES (%(session_id)s::VARCHAR, %(resource_id)s::VARCHAR, %(kind)s::VARCHAR, %(manifest_json)s::VARCHAR, %(head_json)s::VARCHAR, %(registered_at)s::VARCHAR, %(signature)s::VARCHAR) ON CONFLICT (session_id, resource_id) DO NOTHING RETURNING logs.id', None),
+        'insert_log_ref': ('INSERT INTO log_refs (log_id, role, peer_id, entry_id, hash) VALUES (%(log_id)s::BIGINT, %(role)s::VARCHAR, %(peer_id)s::VARCHAR, %(entry_id)s::VARCHAR, %(hash)s::VARCHAR)', None),
+        'insert_mirror_pending': ('INSERT INTO mirror_pending (root, hash) VALUES (%(root)s::VARCHAR, %(hash)s::VARCHAR) ON CONFLICT DO NOTHING', None),
+        'insert_peer': ('INSERT INTO peers (peer_id, first_seen_at) VALUES (%(peer_id)s::VARCHAR, %(first_seen_at)s::VARCHAR) ON CONFLICT DO NOTHING', None),
+        'insert_session': ('INSERT INTO sessions (session_id, peer_id, app_id, started_at, signature) VALUES (%(session_id)s::VARCHAR, %(peer_id)s::VARCHAR, %(app_id)s::VARCHAR, %(started_at)s::VARCHAR, %(signature)s::VARCHAR)', None),
+        'integrity_check': ('PRAGMA integrity_check', None),
+        'kind_counts': ("SELECT 'versions', entries.kind, count(*) AS count_1 \nFROM entries GROUP BY entries.kind UNION ALL SELECT 'ids', heads.kind, count(*) AS count_2 \nFROM heads GROUP BY heads.kind", None),
+        "latest_sessions('peer_id',)": ('SELECT sessions.session_id, sessions.peer_id, sessions.app_id, sessions.started_at, sessions.signature, (SELECT count(*) AS count_1 \nFROM clocks \nWHERE clocks.session_id = sessions.session_id) AS anon_1, (SELECT count(*) AS count_2 \nFROM logs \nWHERE logs.session_id = sessions.session_id) AS anon_2 \nFROM sessions \nWHERE sessions.peer_id = %(peer_id)s::VARCHAR ORDER BY sessions.started_at DESC, sessions.session_id DESC \n LIMIT %(limit)s OFFSET 0', None),
+        'latest_sessions()': ('SELECT sessions.session_id, sessions.peer_id, sessions.app_id, sessions.started_at, sessions.signature, (SELECT count(*) AS count_1 \nFROM clocks \nWHERE clocks.session_id = sessions.session_id) AS anon_1, (SELECT count(*) AS count_2 \nFROM logs \nWHERE logs.session_id = sessions.session_id) AS anon_2 \nFROM sessions ORDER BY sessions.started_at DESC, sessions.session_id DESC \n LIMIT %(limit)s OFFSET 0', None),
+        'log_exists': ('SELECT logs.id \nFROM logs \nWHERE logs.session_id = %(session_id)s::VARCHAR AND logs.resource_id = %(resource_id)s::VARCHAR', None),
+        "logs('session_id',)": ('SELECT logs.session_id, sessions.peer_id, logs.resource_id, logs.kind, logs.manifest_json, logs.head_json, logs.registered_at, logs.signature \nFROM logs JOIN sessions ON sessions.session_id = logs.session_id \nWHERE logs.session_id = %(session_id)s::VARCHAR ORDER BY logs.id', None),
+        'logs()': ('SELECT logs.session_id, sessions.peer_id, logs.resource_id, logs.kind, logs.manifest_json, logs.head_json, logs.registered_at, logs.signature \nFROM logs JOIN sessions ON sessions.session_id = logs.session_id ORDER BY logs.id', None),
+        'logs_using': ('SELECT logs.session_id, sessions.peer_id, logs.resource_id, logs.kind, logs.manifest_json, logs.head_json, logs.registered_at, logs.signature \nFROM logs JOIN sessions ON sessions.session_id = logs.session_id \nWHERE logs.id IN (SELECT log_refs.log_id \nFROM log_refs \nWHERE log_refs.hash = %(hash)s::VARCHAR) ORDER BY logs.id', None),
+        'mirror_pending': ('SELECT entries.kind, entries.peer_id, entries.entry_id, entries.hash, entries.canonical_json \nFROM entries JOIN mirror_pending ON mirror_pending.hash = entries.hash \nWHERE mirror_pending.root = %(root)s::VARCHAR', None),
+        'mirror_pending_hashes': ('SELECT mirror_pending.hash \nFROM mirror_pending \nWHERE mirror_pending.root = %(root)s::VARCHAR', None),
+        'misfiled_clock_versions': ('SELECT entries.peer_id, entries.entry_id, entries.hash, sessions.peer_id AS peer_id_1 \nFROM entries JOIN sessions ON sessions.session_id = entries.session_id \nWHERE sessions.peer_id != entries.peer_id', None),
+        'misfiled_clocks': ("SELECT clocks.session_id, clocks.clock_id, clocks.hash \nFROM clocks JOIN entries ON entries.hash = clocks.hash \nWHERE entries.kind != 'clock' OR entries.entry_id != clocks.clock_id OR coalesce(entries.session_id, '') != clocks.session_id OR entries.peer_id != (SELECT sessions.peer_id \nFROM sessions \nWHERE sessions.session_id = clocks.session_id)", None),
+        'misfiled_heads': ('SELECT heads.peer_id, heads.kind, heads.entry_id, heads.hash \nFROM heads JOIN entries ON entries.hash = heads.hash \nWHERE entries.peer_id != heads.peer_id OR entries.kind != heads.kind OR entries.entry_id != heads.entry_id', None),
+        'peer_apps': ('SELECT DISTINCT sessions.peer_id, sessions.app_id \nFROM sessions ORDER BY sessions.peer_id, sessions.app_id', None),
+        'peer_summaries(False, False)': ("SELECT peers.peer_id, peers.first_seen_at, (SELECT count(*) AS count_1 \nFROM heads \nWHERE heads.peer_id = peers.peer_id AND heads.kind = 'frame') AS anon_1, (SELECT count(*) AS count_2 \nFROM heads \nWHERE heads.peer_id = peers.peer_id AND heads.kind = 'sensor') AS anon_2, (SELECT count(*) AS count_3 \nFROM heads \nWHERE heads.peer_id = peers.peer_id AND heads.kind = 'detector') AS anon_3, (SELECT count(*) AS count_4 \nFROM sessions \nWHERE sessions.peer_id = peers.peer_id) AS anon_4, 0, (SELECT count(*) AS count_5 \nFROM entries \nWHERE entries.peer_id = peers.peer_id) AS anon_5, NULL, NULL \nFROM peers ORDER BY peers.peer_id", None),
+        'peer_summaries(False, True)': ("SELECT peers.peer_id, peers.first_seen_at, (SELECT count(*) AS count_1 \nFROM heads \nWHERE heads.peer_id = peers.peer_id AND heads.kind = 'frame') AS anon_1, (SELECT count(*) AS count_2 \nFROM heads \nWHERE heads.peer_id = peers.peer_id AND heads.kind = 'sensor') AS anon_2, (SELECT count(*) AS count_3 \nFROM heads \nWHERE heads.peer_id = peers.peer_id AND heads.kind = 'detector') AS anon_3, (SELECT count(*) AS count_4 \nFROM sessions \nWHERE sessions.peer_id = peers.peer_id) AS anon_4, 0, (SELECT count(*) AS count_5 \nFROM entries \nWHERE entries.peer_id = peers.peer_id) AS anon_5, (SELECT fleet_bindings.authority \nFROM fleet_bindings \nWHERE fleet_bindings.peer_id = peers.peer_id) AS anon_6, (SELECT fleet_bindings.last_push_at \nFROM fleet_bindings \nWHERE fleet_bindings.peer_id = peers.peer_id) AS anon_7 \nFROM peers ORDER BY peers.peer_id", None),
+        'peer_summaries(True, False)': ("SELECT peers.peer_id, peers.first_seen_at, (SELECT count(*) AS count_1 \nFROM heads \nWHERE heads.peer_id = peers.peer_id AND heads.kind = 'frame') AS anon_1, (SELECT count(*) AS count_2 \nFROM heads \nWHERE heads.peer_id = peers.peer_id AND heads.kind = 'sensor') AS anon_2, (SELECT count(*) AS count_3 \nFROM heads \nWHERE heads.peer_id = peers.peer_id AND heads.kind = 'detector') AS anon_3, (SELECT count(*) AS count_4 \nFROM sessions \nWHERE sessions.peer_id = peers.peer_id) AS anon_4, (SELECT count(*) AS count_5 \nFROM entries \nWHERE entries.peer_id = peers.peer_id AND entries.signature IS NOT NULL) AS anon_5, (SELECT count(*) AS count_6 \nFROM entries \nWHERE entries.peer_id = peers.peer_id) AS anon_6, NULL, NULL \nFROM peers ORDER BY peers.peer_id", None),
+        'peer_summaries(True, True)': ("SELECT peers.peer_id, peers.first_seen_at, (SELECT count(*) AS count_1 \nFROM heads \nWHERE heads.peer_id = peers.peer_id AND heads.kind = 'frame') AS anon_1, (SELECT count(*) AS count_2 \nFROM heads \nWHERE heads.peer_id = peers.peer_id AND heads.kind = 'sensor') AS anon_2, (SELECT count(*) AS count_3 \nFROM heads \nWHERE heads.peer_id = peers.peer_id AND heads.kind = 'detector') AS anon_3, (SELECT count(*) AS count_4 \nFROM sessions \nWHERE sessions.peer_id = peers.peer_id) AS anon_4, (SELECT count(*) AS count_5 \nFROM entries \nWHERE entries.peer_id = peers.peer_id AND entries.signature IS NOT NULL) AS anon_5, (SELECT count(*) AS count_6 \nFROM entries \nWHERE entries.peer_id = peers.peer_id) AS anon_6, (SELECT fleet_bindings.authority \nFROM fleet_bindings \nWHERE fleet_bindings.peer_id = peers.peer_id) AS anon_7, (SELECT fleet_bindings.last_push_at \nFROM fleet_bindings \nWHERE fleet_bindings.peer_id = peers.peer_id) AS anon_8 \nFROM peers ORDER BY peers.peer_id", None),
+        'registered': ('SELECT entries.id \nFROM entries \nWHERE entries.hash = %(hash)s::VARCHAR AND entries.kind = %(kind)s::VARCHAR AND entries.peer_id = %(peer_id)s::VARCHAR AND entries.entry_id = %(entry_id)s::VARCHAR', None),
+        'release': ('RELEASE SAVEPOINT auki_session_nested', None),
+        'rollback_to': ('ROLLBACK TO SAVEPOINT auki_session_nested', None),
+        'savepoint': ('SAVEPOINT auki_session_nested', None),
+        'schema_revision': ('SELECT version_num FROM auki_session_schema_version', None),
+        'session_entry': ('SELECT entries.id \nFROM entries \nWHERE entries.hash = %(hash)s::VARCHAR AND entries.kind = %(kind)s::VARCHAR AND entries.peer_id = %(peer_id)s::VARCHAR AND entries.entry_id = %(entry_id)s::VARCHAR AND entries.session_id = %(session_id)s::VARCHAR', None),
+        "session_prefix('peer_id',)": ('SELECT sessions.session_id, sessions.peer_id, sessions.app_id, sessions.started_at, sessions.signature \nFROM sessions \nWHERE sessions.peer_id = %(peer_id)s::VARCHAR AND lower(substr(sessions.session_id, 1, %(length)s)) = %(prefix)s ORDER BY sessions.session_id \n LIMIT %(limit)s OFFSET 0', None),
+        'session_prefix()': ('SELECT sessions.session_id, sessions.peer_id, sessions.app_id, sessions.started_at, sessions.signature \nFROM sessions \nWHERE lower(substr(sessions.session_id, 1, %(length)s)) = %(prefix)s ORDER BY sessions.session_id \n LIMIT %(limit)s OFFSET 0', None),
+        'session_resources': ('SELECT logs.resource_id \nFROM logs \nWHERE logs.session_id = %(session_id)s::VARCHAR', None),
+        "session_summaries('peer_id', 'session_id')": ('SELECT sessions.session_id, sessions.peer_id, sessions.app_id, sessions.started_at, sessions.signature, (SELECT count(*) AS count_1 \nFROM clocks \nWHERE clocks.session_id = sessions.session_id) AS anon_1, (SELECT count(*) AS count_2 \nFROM logs \nWHERE logs.session_id = sessions.session_id) AS anon_2 \nFROM sessions \nWHERE sessions.peer_id = %(peer_id)s::VARCHAR AND sessions.session_id = %(session_id)s::VARCHAR ORDER BY sessions.session_id', None),
+        "session_summaries('peer_id',)": ('SELECT sessions.session_id, sessions.peer_id, sessions.app_id, sessions.started_at, sessions.signature, (SELECT count(*) AS count_1 \nFROM clocks \nWHERE clocks.session_id = sessions.session_id) AS anon_1, (SELECT count(*) AS count_2 \nFROM logs \nWHERE logs.session_id = sessions.session_id) AS anon_2 \nFROM sessions \nWHERE sessions.peer_id = %(peer_id)s::VARCHAR ORDER BY sessions.session_id', None),
+        "session_summaries('session_id',)": ('SELECT sessions.session_id, sessions.peer_id, sessions.app_id, sessions.started_at, sessions.signature, (SELECT count(*) AS count_1 \nFROM clocks \nWHERE clocks.session_id = sessions.session_id) AS anon_1, (SELECT count(*) AS count_2 \nFROM logs \nWHERE logs.session_id = sessions.session_id) AS anon_2 \nFROM sessions \nWHERE sessions.session_id = %(session_id)s::VARCHAR ORDER BY sessions.session_id', None),
+        'session_summaries()': ('SELECT sessions.session_id, sessions.peer_id, sessions.app_id, sessions.started_at, sessions.signature, (SELECT count(*) AS count_1 \nFROM clocks \nWHERE clocks.session_id = sessions.session_id) AS anon_1, (SELECT count(*) AS count_2 \nFROM logs \nWHERE logs.session_id = sessions.session_id) AS anon_2 \nFROM sessions ORDER BY sessions.session_id', None),
+        "sessions('peer_id', 'session_id')": ('SELECT sessions.session_id, sessions.peer_id, sessions.app_id, sessions.started_at, sessions.signature \nFROM sessions \nWHERE sessions.peer_id = %(peer_id)s::VARCHAR AND sessions.session_id = %(session_id)s::VARCHAR ORDER BY sessions.session_id', None),
+        "sessions('peer_id',)": ('SELECT sessions.session_id, sessions.peer_id, sessions.app_id, sessions.started_at, sessions.signature \nFROM sessions \nWHERE sessions.peer_id = %(peer_id)s::VARCHAR ORDER BY sessions.session_id', None),
+        "sessions('session_id',)": ('SELECT sessions.session_id, sessions.peer_id, sessions.app_id, sessions.started_at, sessions.signature \nFROM sessions \nWHERE sessions.session_id = %(session_id)s::VARCHAR ORDER BY sessions.session_id', None),
+        'sessions()': ('SELECT sessions.session_id, sessions.peer_id, sessions.app_id, sessions.started_at, sessions.signature \nFROM sessions ORDER BY sessions.session_id', None),
+        'table_counts': ('SELECT (SELECT count(*) AS count_1 \nFROM peers) AS anon_1, (SELECT count(*) AS count_2 \nFROM sessions) AS anon_2, (SELECT count(*) AS count_3 \nFROM logs) AS anon_3, (SELECT count(*) AS count_4 \nFROM clocks) AS anon_4', None),
+        'unbound_peers': ('SELECT peers.peer_id \nFROM peers \nWHERE NOT (EXISTS (SELECT * \nFROM fleet_bindings \nWHERE fleet_bindings.peer_id = peers.peer_id)) ORDER BY peers.peer_id', None),
+        'unordered_changes': ("SELECT 'head', heads.peer_id, heads.entry_id \nFROM heads \nWHERE heads.sequence IS NULL UNION ALL SELECT 'clock', clocks.session_id, clocks.clock_id \nFROM clocks \nWHERE clocks.sequence IS NULL", None),
+        'upsert_clock': ('INSERT INTO clocks (session_id, clock_id, hash, updated_at, signature, sequence) VALUES (%(session_id)s::VARCHAR, %(clock_id)s::VARCHAR, %(hash)s::VARCHAR, %(updated_at)s::VARCHAR, %(signature)s::VARCHAR, %(sequence)s::INTEGER) ON CONFLICT (session_id, clock_id) DO UPDATE SET hash = excluded.hash, updated_at = excluded.updated_at, signature = excluded.signature, sequence = CASE WHEN (excluded.sequence > coalesce(clocks.sequence, 0)) THEN excluded.sequence ELSE coalesce(clocks.sequence, 0) + 1 END WHERE clocks.hash != excluded.hash', None),
+        'upsert_clock_unsigned': ('INSERT INTO clocks (session_id, clock_id, hash, updated_at, sequence) VALUES (%(session_id)s::VARCHAR, %(clock_id)s::VARCHAR, %(hash)s::VARCHAR, %(updated_at)s::VARCHAR, 1) ON CONFLICT (session_id, clock_id) DO UPDATE SET hash = excluded.hash, updated_at = excluded.updated_at, signature = NULL, sequence = (coalesce(clocks.sequence, 0) + 1) WHERE clocks.hash != excluded.hash', None),
+        'upsert_head': ('INSERT INTO heads (peer_id, kind, entry_id, hash, updated_at, signature, sequence) VALUES (%(peer_id)s::VARCHAR, %(kind)s::VARCHAR, %(entry_id)s::VARCHAR, %(hash)s::VARCHAR, %(updated_at)s::VARCHAR, %(signature)s::VARCHAR, %(sequence)s::INTEGER) ON CONFLICT (peer_id, kind, entry_id) DO UPDATE SET hash = excluded.hash, updated_at = excluded.updated_at, signature = excluded.signature, sequence = CASE WHEN (excluded.sequence > coalesce(heads.sequence, 0)) THEN excluded.sequence ELSE coalesce(heads.sequence, 0) + 1 END WHERE heads.hash != excluded.hash', None),
+        'upsert_head_unsigned': ('INSERT INTO heads (peer_id, kind, entry_id, hash, updated_at, sequence) VALUES (%(peer_id)s::VARCHAR, %(kind)s::VARCHAR, %(entry_id)s::VARCHAR, %(hash)s::VARCHAR, %(updated_at)s::VARCHAR, 1) ON CONFLICT (peer_id, kind, entry_id) DO UPDATE SET hash = excluded.hash, updated_at = excluded.updated_at, signature = NULL, sequence = (coalesce(heads.sequence, 0) + 1) WHERE heads.hash != excluded.hash', None),
     },
 }
