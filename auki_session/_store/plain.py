@@ -27,6 +27,7 @@ __all__ = [
     "Run",
     "connect_raw",
     "connect_server",
+    "database_error",
     "database_reason",
     "describe_url",
     "plain_server_url",
@@ -119,6 +120,12 @@ def database_reason(error: BaseException) -> str:
     """What a database error says: the driver's message (SQLAlchemy's errors wrap it)."""
     driver = getattr(error, "orig", None)
     return str(error if driver is None else driver)
+
+
+def database_error(where: str, doing: str, error: BaseException) -> StoreError:
+    """The StoreError for a database error met while `doing` something with the database at
+    `where` (the one place database errors are translated)."""
+    return StoreError(f"{where}: {doing}: {database_reason(error)}")
 
 
 def connect_raw(path: Path, *, readonly: bool, immutable: bool = False) -> sqlite3.Connection:

@@ -46,6 +46,7 @@ from ..errors import StoreError
 from . import migrate
 from .engines import describe_url, make_server_engine
 from .fleet_authority import Authority, PushOptions, fingerprint, store_digest, text_problem
+from .plain import database_error
 from .push_io import (
     BATCH,
     SESSION_ROW,
@@ -62,7 +63,7 @@ from .push_io import (
 from .push_progress import Progress
 from .runner import Runner
 from .statements import insert_for
-from .store import database_error, open_store
+from .store import open_store
 from .tables import (
     clocks,
     entries,

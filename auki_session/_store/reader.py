@@ -144,11 +144,12 @@ def _filters(**values: object) -> tuple[tuple[str, ...], tuple[object, ...]]:
 class Reader:
     """The read queries, on one connection, of the store at `location`."""
 
-    __slots__ = ("_root", "location", "run")
+    __slots__ = ("_revision", "_root", "location", "run")
 
-    def __init__(self, location: Location, run: Run) -> None:
+    def __init__(self, location: Location, run: Run, revision: str | None = None) -> None:
         self.location = location
         self.run = run
+        self._revision = revision
         self._root = location.root_text
 
     @property
@@ -342,7 +343,9 @@ class Reader:
 
     def schema_revision(self) -> str | None:
         """The database's schema revision."""
-        return migrate.current_revision(self.run)
+        if self._revision is None:  # read once: a reader lives in one transaction
+            self._revision = migrate.current_revision(self.run)
+        return self._revision
 
     def peer_summaries(self) -> list[PeerSummary]:
         """Every peer that wrote anything, by peer id."""

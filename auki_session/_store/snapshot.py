@@ -13,7 +13,14 @@ from typing import Any, TypeVar
 from .._domain.layout import DB_FILENAME
 from ..errors import StoreError
 from . import migrate
-from .plain import PlainRunner, connect_raw, connect_server, plain_server_url, readonly_file
+from .plain import (
+    PlainRunner,
+    connect_raw,
+    connect_server,
+    database_error,
+    plain_server_url,
+    readonly_file,
+)
 from .reader import Location, Reader
 
 __all__ = ["read_snapshot"]
@@ -62,7 +69,7 @@ def _read_file(root: Path, read: Callable[[Reader], _T], *, snapshot: bool) -> _
     try:
         connection = connect_raw(path, readonly=True, immutable=immutable)
     except sqlite3.Error as error:
-        raise StoreError(f"{location.where}: cannot open the store: {error}") from error
+        raise database_error(location.where, "cannot open the store", error) from error
     try:
         return _read(location, connection, "sqlite", read, sqlite3.Error)
     finally:
@@ -75,7 +82,7 @@ def _read_server(location: Location, conninfo: str, read: Callable[[Reader], _T]
     try:
         connection = connect_server(conninfo)
     except psycopg.Error as error:
-        raise StoreError(f"{location.where}: cannot open the store: {error}") from error
+        raise database_error(location.where, "cannot open the store", error) from error
     try:
         return _read(location, connection, "postgresql", read, psycopg.Error)
     finally:
@@ -95,11 +102,11 @@ def _read(
     try:
         if dialect_name == "sqlite":
             connection.execute("BEGIN")
-        migrate.check_readable(run, location.where)
+        revision = migrate.check_readable(run, location.where)
         doing = "cannot read"
-        return read(Reader(location, run))
+        return read(Reader(location, run, revision))
     except errors as error:
-        raise StoreError(f"{location.where}: {doing}: {error}") from error
+        raise database_error(location.where, doing, error) from error
     finally:
         with contextlib.suppress(errors):  # a broken connection: the error above tells
             run.close()

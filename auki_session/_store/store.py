@@ -26,7 +26,7 @@ from . import statements as sql
 from .engines import for_writing, make_engine, make_server_engine
 from .files import Directory, make_root
 from .mirror import Done, repair, root_key
-from .plain import readonly_file
+from .plain import database_error, readonly_file
 from .reader import Location, Reader
 from .runner import Runner
 from .transaction import Learnt
@@ -37,7 +37,6 @@ if TYPE_CHECKING:
 __all__ = [
     "Store",
     "close_all",
-    "database_error",
     "open_store",
     "shared_store",
 ]
@@ -186,12 +185,6 @@ class Store:
                 connection.detach()
         self.engine.dispose(close=False)
         self.local = threading.local()
-
-
-def database_error(where: str, doing: str, error: DBAPIError) -> StoreError:
-    """The StoreError for a database error met while `doing` something with the database at
-    `where` (the one place database errors are translated)."""
-    return StoreError(f"{where}: {doing}: {error.orig}")
 
 
 def open_store(
