@@ -14,6 +14,7 @@ from .._domain.layout import DB_FILENAME
 from ..errors import StoreError
 from . import migrate
 from .plain import (
+    BUSY_TIMEOUT_MS,
     PlainRunner,
     connect_raw,
     connect_server,
@@ -27,7 +28,11 @@ __all__ = ["read_snapshot"]
 
 _T = TypeVar("_T")
 _CREATION_WAIT = 2.0
-"""Seconds a one-time read waits for a store being created to get its schema."""
+"""Seconds a one-time read waits for an empty database to get its schema."""
+_WRITER_CREATION_WAIT = BUSY_TIMEOUT_MS / 1000
+"""... and while a writer has it open (a -wal file beside it): the writer is creating the
+schema, which a loaded machine may take seconds to do (importing alembic and running every
+migration); as long as a write lock is waited for."""
 
 
 def read_snapshot(root: Path, read: Callable[[Reader], _T], *, url: str | None = None) -> _T:
@@ -44,7 +49,7 @@ def read_snapshot(root: Path, read: Callable[[Reader], _T], *, url: str | None =
             return _through_sqlalchemy(root, url, read)
         return _read_server(Location.of(root, url), conninfo, read)
     path = root / DB_FILENAME
-    deadline = time.monotonic() + _CREATION_WAIT
+    started = time.monotonic()
     changed = 0
     while True:
         before = _fingerprint(path)
@@ -52,7 +57,8 @@ def read_snapshot(root: Path, read: Callable[[Reader], _T], *, url: str | None =
         try:
             result = _read_file(root, read, snapshot=idle)
         except migrate.EmptyDatabaseError:
-            if time.monotonic() > deadline:
+            waited = time.monotonic() - started
+            if waited > _WRITER_CREATION_WAIT or (waited > _CREATION_WAIT and not _in_use(path)):
                 raise
             time.sleep(0.05)  # a writer is creating the store: read it once it exists
             continue
@@ -123,6 +129,11 @@ def _through_sqlalchemy(root: Path, url: str, read: Callable[[Reader], _T]) -> _
             return read(reader)
     finally:
         store.close()
+
+
+def _in_use(path: Path) -> bool:
+    """Whether a connection has the SQLite file open in WAL mode."""
+    return path.with_name(path.name + "-wal").exists()
 
 
 def _fingerprint(path: Path) -> tuple[bool, int, int, int] | None:
