@@ -4,8 +4,8 @@
 read commands never need them.
 """
 
-import importlib
-from typing import TYPE_CHECKING, Any
+import importlib as _importlib
+from typing import TYPE_CHECKING
 
 from ._domain.canonical import canonical_json
 from ._domain.diff import FieldChange
@@ -83,16 +83,21 @@ if TYPE_CHECKING:
     from .peer import Peer
     from .session import Session
 
-_ON_FIRST_USE = {"Peer": ".peer", "Session": ".session"}
+_ON_FIRST_USE = {"Peer": "peer", "Session": "session", "peer": None, "session": None}
+"""Names loaded on first use: a class of a module, or (None) the module of that name."""
 
+if not TYPE_CHECKING:  # to a type checker, every name above is defined: typos stay errors
 
-def __getattr__(name: str) -> Any:
-    module = _ON_FIRST_USE.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module, __name__), name)
-    globals()[name] = value
-    return value
+    def __getattr__(name: str) -> object:
+        if name not in _ON_FIRST_USE:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        module = _importlib.import_module(f".{_ON_FIRST_USE[name] or name}", __name__)
+        value = module if _ON_FIRST_USE[name] is None else getattr(module, name)
+        globals()[name] = value
+        return value
+
+    def __dir__() -> list[str]:
+        return sorted({*globals(), *_ON_FIRST_USE})
 
 
 __all__ = [

@@ -1,6 +1,6 @@
 """The typed surface: `mypy --strict` passes on the typed example in `examples/` and fails,
 on the lines expected, on a script with a misspelt body key, a str where a ref is expected,
-and a kind's plural (tests/typing/misspelt_body.py)."""
+a kind's plural, and a name the package lacks (tests/typing/misspelt_body.py)."""
 
 from __future__ import annotations
 
@@ -47,7 +47,7 @@ def test_mypy_passes_on_the_typed_example(mypy_errors: list[str]) -> None:
 
 def test_mypy_fails_on_a_misspelt_body_key(mypy_errors: list[str]) -> None:
     assert any(
-        'misspelt_body.py:10: error: Extra key "distorsion_model" for TypedDict "CameraBody"'
+        'misspelt_body.py:12: error: Extra key "distorsion_model" for TypedDict "CameraBody"'
         in line
         for line in mypy_errors
     )
@@ -55,7 +55,7 @@ def test_mypy_fails_on_a_misspelt_body_key(mypy_errors: list[str]) -> None:
 
 def test_mypy_fails_on_a_str_where_a_ref_is_expected(mypy_errors: list[str]) -> None:
     assert any(
-        'misspelt_body.py:26: error: Argument 1 to "SensorLogSpec" has incompatible type "str"'
+        'misspelt_body.py:28: error: Argument 1 to "SensorLogSpec" has incompatible type "str"'
         in line
         for line in mypy_errors
     )
@@ -63,7 +63,7 @@ def test_mypy_fails_on_a_str_where_a_ref_is_expected(mypy_errors: list[str]) -> 
 
 def test_mypy_fails_on_a_kind_that_is_no_kind(mypy_errors: list[str]) -> None:
     assert any(
-        'misspelt_body.py:27: error: Argument "kind" to "entries" of "Peer" has '
+        'misspelt_body.py:29: error: Argument "kind" to "entries" of "Peer" has '
         "incompatible type \"Literal['sensors']\"" in line
         for line in mypy_errors
     )
@@ -80,3 +80,11 @@ def test_the_typed_example_runs(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr.decode()
     assert b"sensor head_left_rgb " in done.stdout
     assert done.stdout.decode().splitlines()[-1] == "('base_link',)"
+
+
+def test_mypy_fails_on_a_name_the_package_does_not_have(mypy_errors: list[str]) -> None:
+    """`Peer` and `Session` load on first use; a type checker still knows every name."""
+    assert any(
+        'misspelt_body.py:30: error: Module has no attribute "Peeer"' in line
+        for line in mypy_errors
+    )

@@ -17,7 +17,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from .._store.plain import plain_server_url
+from .._store.urls import server_arguments, sqlite_file
 from .._store.verify import scan_disk
 from ..errors import AukiSessionError, ConfigurationError
 from . import commands
@@ -38,8 +38,8 @@ def _one(flag: str, flag_value: str | None, positional: str, value: str | None) 
 
 def _check_url(flag: str, url: str | None) -> None:
     """A database URL that cannot work is refused before anything opens."""
-    if url is None or plain_server_url(url) is not None:
-        return  # a plain PostgreSQL URL, which the command reads without SQLAlchemy
+    if url is None or server_arguments(url) is not None or sqlite_file(url) is not None:
+        return  # a URL the command reads without SQLAlchemy
     from .._store.engines import server_url
 
     try:

@@ -22,14 +22,18 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_ERROR, f"{PROG}: error: {message} (see `{self.prog} --help`)\n")
 
 
+_MOST = 2**63 - 1
+"""The largest count a database takes (a signed 64-bit integer)."""
+
+
 def _positive(text: str) -> int:
     """A count of at least 1."""
     try:
         value = int(text)
     except ValueError:
         value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 1")
+    if not 1 <= value <= _MOST:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number from 1 to {_MOST}")
     return value
 
 

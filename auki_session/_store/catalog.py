@@ -88,7 +88,7 @@ SQL: dict[str, dict[str, tuple[str, tuple[int, ...] | None]]] = {
         'upsert_head_unsigned': ('INSERT INTO heads (peer_id, kind, entry_id, hash, updated_at, sequence) VALUES (?, ?, ?, ?, ?, 1) ON CONFLICT (peer_id, kind, entry_id) DO UPDATE SET hash = excluded.hash, updated_at = excluded.updated_at, signature = NULL, sequence = (coalesce(heads.sequence, 0) + 1) WHERE heads.hash != excluded.hash', (0, 1, 2, 3, 4)),
     },
     'postgresql': {
-        'any_table': ("SELECT 1 FROM information_schema.tables WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' LIMIT 1", None),
+        'any_table': ("SELECT 1 FROM pg_catalog.pg_class AS c JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p') LIMIT 1", None),
         'changes': ("SELECT heads.peer_id, heads.kind, heads.entry_id, heads.hash, heads.sequence, heads.signature, CAST(NULL AS TEXT) AS session_id \nFROM heads UNION ALL SELECT sessions.peer_id, 'clock', clocks.clock_id, clocks.hash, clocks.sequence, clocks.signature, clocks.session_id \nFROM clocks JOIN sessions ON sessions.session_id = clocks.session_id", None),
         'clock_hash': ('SELECT clocks.hash \nFROM clocks \nWHERE clocks.session_id = %(session_id)s::VARCHAR AND clocks.clock_id = %(clock_id)s::VARCHAR', None),
         'clock_sequence': ('SELECT clocks.sequence \nFROM clocks \nWHERE clocks.session_id = %(session_id)s::VARCHAR AND clocks.clock_id = %(clock_id)s::VARCHAR FOR UPDATE', None),

@@ -16,7 +16,8 @@ from sqlalchemy.exc import ArgumentError
 from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection, QueuePool
 
 from ..errors import ConfigurationError
-from .plain import BUSY_TIMEOUT_MS, connect_raw, describe_url
+from .plain import BUSY_TIMEOUT_MS, connect_raw
+from .urls import describe_url
 
 __all__ = [
     "BUSY_TIMEOUT_MS",

@@ -59,7 +59,7 @@ def current_revision(run: Run) -> str | None:
     if run.one(sql.HAS_VERSION_TABLE) is None:
         return None
     found = run.one(sql.SCHEMA_REVISION)
-    return None if found is None else str(found[0])
+    return None if found is None or found[0] is None else str(found[0])
 
 
 def check_known(revision: str | None, where: str) -> None:

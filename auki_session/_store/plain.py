@@ -8,15 +8,16 @@ Everything else (writing, migrations, pushing, SQLite URLs) goes through SQLAlch
 
 from __future__ import annotations
 
-import importlib.util
+import fcntl
 import os
 import sqlite3
+import struct
+import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Protocol
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
-from .._domain.layout import DB_FILENAME
 from ..errors import StoreError
 from .catalog import SQL
 from .statements import Statement
@@ -29,8 +30,7 @@ __all__ = [
     "connect_server",
     "database_error",
     "database_reason",
-    "describe_url",
-    "plain_server_url",
+    "in_use",
     "readonly_file",
 ]
 
@@ -132,7 +132,7 @@ def connect_raw(path: Path, *, readonly: bool, immutable: bool = False) -> sqlit
     """A DB-API connection in autocommit mode, so that we issue BEGIN ourselves."""
     if readonly:
         flag = "immutable=1" if immutable else "mode=ro"
-        target = f"file:{quote(str(path))}?{flag}"
+        target = f"file:{quote(os.fsencode(path))}?{flag}"
         return sqlite3.connect(
             target,
             uri=True,
@@ -145,9 +145,9 @@ def connect_raw(path: Path, *, readonly: bool, immutable: bool = False) -> sqlit
     )
 
 
-def readonly_file(root: Path, *, snapshot: bool) -> tuple[Path, bool]:
-    """The root's SQLite file, and whether to read it in immutable mode, reading only (even on
-    read-only media).
+def readonly_file(path: Path, root: Path | None = None, *, snapshot: bool) -> bool:
+    """Whether to read the SQLite file `path` (the file of storage root `root`, if given) in
+    immutable mode, reading only (even on read-only media).
 
     SQLite's mode=ro needs to create the -shm file beside a database in WAL mode (and leaves
     empty -wal and -shm files behind). Immutable mode needs nothing and takes no locks, but
@@ -155,15 +155,15 @@ def readonly_file(root: Path, *, snapshot: bool) -> tuple[Path, bool]:
     use it only where no writer can be (read-only media), or for a `snapshot` of a file with
     no -wal (idle), whose reader checks afterwards that it did not change.
     """
-    path = root / DB_FILENAME
-    if not root.is_dir():
+    if root is not None and not root.is_dir():
         raise StoreError(f"{root}: storage root does not exist or is not a directory")
     if not path.is_file():
-        raise StoreError(f"{path}: no auki-session database in this storage root")
+        where = "no auki-session database in this storage root" if root else "no such file"
+        raise StoreError(f"{path}: {where}")
     wal = path.with_name(path.name + "-wal")
     has_wal = wal.exists()
-    if (snapshot or not os.access(root, os.W_OK)) and not has_wal:
-        return path, True
+    if (snapshot or not os.access(path.parent, os.W_OK)) and not has_wal:
+        return True
     try:
         probe = connect_raw(path, readonly=True)
         try:
@@ -178,51 +178,42 @@ def readonly_file(root: Path, *, snapshot: bool) -> tuple[Path, bool]:
                 f"read-only media SQLite needs {path.name}-shm beside it: copy that file "
                 "along, or read a writable copy"
             ) from error
-        return path, True
-    return path, False
+        return True
+    return False
 
 
-_SCHEMES = ("postgresql", "postgres", "postgresql+psycopg", "postgres+psycopg")
+_DMS = 128
+"""The byte of a -shm file every connection to a WAL database holds a read lock on (SQLite's
+unix VFS: UNIX_SHM_DMS)."""
 
 
-def plain_server_url(url: str) -> str | None:
-    """The libpq connection URI for a plain PostgreSQL URL (`postgresql://user@host/db`), or
-    None for a URL that SQLAlchemy must read (another database, or one libpq might read
-    differently)."""
-    scheme, separator, rest = url.partition("://")
-    if not separator or scheme.lower() not in _SCHEMES:
-        return None
+def in_use(path: Path) -> bool:
+    """Whether a connection (of another process) has the SQLite file `path` open in WAL mode:
+    it holds a lock on its -shm file (asked with F_GETLK, which locks nothing). Linux only;
+    elsewhere, False."""
+    if not sys.platform.startswith("linux"):
+        return False
     try:
-        parts = urlsplit("postgresql://" + rest)
-        parts.port  # noqa: B018 (raises ValueError for a port that is not a number)
-    except ValueError:
-        return None
-    if parts.fragment or not parts.hostname or importlib.util.find_spec("psycopg") is None:
-        return None
-    return "postgresql://" + rest
-
-
-def describe_url(url: str) -> str:
-    """The URL with any password hidden, for messages (checking it is `server_url`'s job)."""
+        descriptor = os.open(path.with_name(path.name + "-shm"), os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError:
+        return False
     try:
-        parts = urlsplit(url)
-        password = parts.password
-        host = parts.netloc.rpartition("@")[2]
-    except ValueError:
-        return "the database URL given"
-    if "://" not in url or not parts.scheme:
-        return "the database URL given"
-    if password is None:
-        return url
-    user = parts.netloc.rpartition("@")[0].partition(":")[0]
-    return parts._replace(netloc=f"{user}:***@{host}").geturl()
+        ask = struct.pack("hhqqi4x", fcntl.F_WRLCK, os.SEEK_SET, _DMS, 1, 0)
+        answer = fcntl.fcntl(descriptor, fcntl.F_GETLK, ask)
+    except OSError:
+        return False
+    finally:
+        os.close(descriptor)
+    held: int = struct.unpack("hhqqi4x", answer)[0]
+    return held != fcntl.F_UNLCK
 
 
-def connect_server(conninfo: str) -> Any:
-    """A psycopg connection reading in one snapshot (REPEATABLE READ, READ ONLY)."""
+def connect_server(arguments: dict[str, Any]) -> Any:
+    """A psycopg connection (`urls.server_arguments`) reading in one snapshot (REPEATABLE
+    READ, READ ONLY)."""
     import psycopg
 
-    connection = psycopg.connect(conninfo)
+    connection = psycopg.connect(**arguments)
     connection.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
     connection.read_only = True
     return connection

@@ -44,7 +44,7 @@ from .._domain.logs import manifest_refs
 from .._domain.signed import current_record, session_record
 from ..errors import StoreError
 from . import migrate
-from .engines import describe_url, make_server_engine
+from .engines import make_server_engine
 from .fleet_authority import Authority, PushOptions, fingerprint, store_digest, text_problem
 from .plain import database_error
 from .push_io import (
@@ -77,6 +77,7 @@ from .tables import (
     store_identity,
 )
 from .transaction import utc_now
+from .urls import describe_url
 from .verify import entry_problems
 
 __all__ = ["PushOptions", "PushReport", "push", "push_store", "store_digest"]

@@ -21,7 +21,7 @@ from .._domain.sessions import SessionInfo
 from .._domain.specs import HeadSpec
 from . import migrate
 from . import statements as sql
-from .plain import describe_url
+from .urls import describe_url
 
 if TYPE_CHECKING:
     from .plain import Run

@@ -1,5 +1,5 @@
 """`read_snapshot`: one read of a store, as the command line's read commands do it, writing
-nothing and, for the root's SQLite file and PostgreSQL URLs, without SQLAlchemy (see plain)."""
+nothing and, for SQLite files and PostgreSQL URLs, without SQLAlchemy (see plain.py)."""
 
 from __future__ import annotations
 
@@ -19,10 +19,11 @@ from .plain import (
     connect_raw,
     connect_server,
     database_error,
-    plain_server_url,
+    in_use,
     readonly_file,
 )
 from .reader import Location, Reader
+from .urls import server_arguments, sqlite_file
 
 __all__ = ["read_snapshot"]
 
@@ -30,38 +31,61 @@ _T = TypeVar("_T")
 _CREATION_WAIT = 2.0
 """Seconds a one-time read waits for an empty database to get its schema."""
 _WRITER_CREATION_WAIT = BUSY_TIMEOUT_MS / 1000
-"""... and while a writer has it open (a -wal file beside it): the writer is creating the
-schema, which a loaded machine may take seconds to do (importing alembic and running every
-migration); as long as a write lock is waited for."""
+"""... and while another process has the SQLite file open (`plain.in_use`): it is creating
+the schema, which a loaded machine may take seconds to do (importing alembic and running
+every migration); as long as a write lock is waited for."""
 
 
 def read_snapshot(root: Path, read: Callable[[Reader], _T], *, url: str | None = None) -> _T:
-    """Run `read` in one read transaction of a store, writing nothing to it.
+    """Run `read` in one read transaction of a store, writing nothing to it: the SQLite file
+    of storage root `root`, or the database at `url`.
 
     A SQLite file with no -wal is idle (no connection has it open) and is read in immutable
     mode, which leaves no -wal and -shm files behind; as immutable mode takes no locks, the read
     is repeated when the file changed meanwhile (a writer opened it). A PostgreSQL database is
-    read in one REPEATABLE READ, READ ONLY transaction.
+    read in one REPEATABLE READ, READ ONLY transaction. A database with no schema yet is read
+    again until a store being created has one.
     """
-    if url is not None:
-        conninfo = plain_server_url(url)
-        if conninfo is None:
-            return _through_sqlalchemy(root, url, read)
-        return _read_server(Location.of(root, url), conninfo, read)
-    path = root / DB_FILENAME
+    location = Location.of(root, url)
+    if url is None:
+        return _read_file(location, root / DB_FILENAME, root, read)
+    file = sqlite_file(url)
+    if file is not None:
+        return _read_file(location, file, None, read)
+    arguments = server_arguments(url)
+    if arguments is None:
+        return _through_sqlalchemy(root, url, read)
+    return _once_created(lambda: _read_server(location, arguments, read), lambda: False)
+
+
+def _once_created(attempt: Callable[[], _T], creating: Callable[[], bool]) -> _T:
+    """`attempt`, again while the database is empty: 2 s, or while `creating` says so."""
     started = time.monotonic()
+    while True:
+        try:
+            return attempt()
+        except migrate.EmptyDatabaseError:
+            waited = time.monotonic() - started
+            if waited > _WRITER_CREATION_WAIT or (waited > _CREATION_WAIT and not creating()):
+                raise
+            time.sleep(0.05)  # a writer is creating the store: read it once it exists
+
+
+def _read_file(
+    location: Location, path: Path, root: Path | None, read: Callable[[Reader], _T]
+) -> _T:
+    return _once_created(lambda: _unchanged_read(location, path, root, read), lambda: in_use(path))
+
+
+def _unchanged_read(
+    location: Location, path: Path, root: Path | None, read: Callable[[Reader], _T]
+) -> _T:
+    """A read of the file that no writer changed meanwhile (see `read_snapshot`)."""
     changed = 0
     while True:
         before = _fingerprint(path)
         idle = before is not None and not before[0]
-        try:
-            result = _read_file(root, read, snapshot=idle)
-        except migrate.EmptyDatabaseError:
-            waited = time.monotonic() - started
-            if waited > _WRITER_CREATION_WAIT or (waited > _CREATION_WAIT and not _in_use(path)):
-                raise
-            time.sleep(0.05)  # a writer is creating the store: read it once it exists
-            continue
+        result = _read_file_once(location, path, root, read, snapshot=idle)
         if not idle or _fingerprint(path) == before:
             return result
         changed += 1
@@ -69,9 +93,15 @@ def read_snapshot(root: Path, read: Callable[[Reader], _T], *, url: str | None =
             raise StoreError(f"{path}: the database kept changing while it was read; try again")
 
 
-def _read_file(root: Path, read: Callable[[Reader], _T], *, snapshot: bool) -> _T:
-    location = Location.of(root, None)
-    path, immutable = readonly_file(root, snapshot=snapshot)
+def _read_file_once(
+    location: Location,
+    path: Path,
+    root: Path | None,
+    read: Callable[[Reader], _T],
+    *,
+    snapshot: bool,
+) -> _T:
+    immutable = readonly_file(path, root, snapshot=snapshot)
     try:
         connection = connect_raw(path, readonly=True, immutable=immutable)
     except sqlite3.Error as error:
@@ -82,11 +112,11 @@ def _read_file(root: Path, read: Callable[[Reader], _T], *, snapshot: bool) -> _
         connection.close()
 
 
-def _read_server(location: Location, conninfo: str, read: Callable[[Reader], _T]) -> _T:
+def _read_server(location: Location, arguments: dict[str, Any], read: Callable[[Reader], _T]) -> _T:
     import psycopg
 
     try:
-        connection = connect_server(conninfo)
+        connection = connect_server(arguments)
     except psycopg.Error as error:
         raise database_error(location.where, "cannot open the store", error) from error
     try:
@@ -120,20 +150,18 @@ def _read(
 
 
 def _through_sqlalchemy(root: Path, url: str, read: Callable[[Reader], _T]) -> _T:
-    """A database only SQLAlchemy reads (a `sqlite://` URL, say)."""
+    """A PostgreSQL URL only SQLAlchemy reads (several hosts, a Unix socket)."""
     from .store import open_store
 
-    store = open_store(root, url=url, readonly=True)
-    try:
-        with store.read() as reader:
-            return read(reader)
-    finally:
-        store.close()
+    def attempt() -> _T:
+        store = open_store(root, url=url, readonly=True)
+        try:
+            with store.read() as reader:
+                return read(reader)
+        finally:
+            store.close()
 
-
-def _in_use(path: Path) -> bool:
-    """Whether a connection has the SQLite file open in WAL mode."""
-    return path.with_name(path.name + "-wal").exists()
+    return _once_created(attempt, lambda: False)
 
 
 def _fingerprint(path: Path) -> tuple[bool, int, int, int] | None:

@@ -871,9 +871,11 @@ SCHEMA_REVISION = Statement(
 
 def _any_table(dialect: Dialect) -> Executable:
     if dialect.name == "postgresql":
+        # pg_class sees every table, information_schema only those the user may use.
         return sa.text(
-            "SELECT 1 FROM information_schema.tables WHERE table_schema = current_schema() "
-            "AND table_type = 'BASE TABLE' LIMIT 1"
+            "SELECT 1 FROM pg_catalog.pg_class AS c JOIN pg_catalog.pg_namespace AS n "
+            "ON n.oid = c.relnamespace WHERE n.nspname = current_schema() "
+            "AND c.relkind IN ('r', 'p') LIMIT 1"
         )
     return sa.text(
         "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite~_%' "

@@ -268,7 +268,8 @@ def _file_problem(root: Path) -> str | None:
 def _readonly_engine(root: Path, *, snapshot: bool) -> Engine:
     """An engine that only reads the root's SQLite file, even on read-only media (see
     `plain.readonly_file`)."""
-    path, immutable = readonly_file(root, snapshot=snapshot)
+    path = root / DB_FILENAME
+    immutable = readonly_file(path, root, snapshot=snapshot)
     return make_engine(path, readonly=True, immutable=immutable)
 
 
