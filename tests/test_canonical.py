@@ -582,6 +582,15 @@ def test_parse_canonical_accepts_exactly_the_canonical_bytes(value: object) -> N
         b'{"a":"\\/"}',
         b'{"b":1,"a":2}',
         b"[" * 600 + b"]" * 600,
+        b'{"a":[1.5,400.0]}',
+        b'{"a":[0.0]}',
+        b"400.0",
+        b'{"a":1.5e+16}',
+        b'{"a":1e999}',
+        b'{"a":"1e-07","b":".0,"}',
+        b' {"a":1}',
+        b'{"a":1} ',
+        b'{"a":1}x',
     ],
 )
 def test_parse_canonical_agrees_with_reencoding_on_edge_cases(text: bytes) -> None:

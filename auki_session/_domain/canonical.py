@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from json.encoder import encode_basestring
 
 from ..errors import CanonicalJsonError
@@ -305,22 +304,37 @@ def _no_constant(text: str) -> float:
     raise ValueError(f"{text} is not JSON")
 
 
-class _Parsing(threading.local):
-    """A JSON decoder made once per thread (json.loads with hooks makes one per call), noting
-    whether the document held a float its canonical form writes otherwise than repr does."""
-
-    def __init__(self) -> None:
-        self.unusual = False
-        self.decoder = json.JSONDecoder(parse_float=self._number, parse_constant=_no_constant)
-
-    def _number(self, text: str) -> float:
-        value = float(text)
-        if not 1e-4 <= abs(value) < 1e16 or value.is_integer() or float.__repr__(value) != text:
-            self.unusual = True
-        return value
+_DECODER = json.JSONDecoder(parse_constant=_no_constant)
+"""Made once (json.loads with a hook makes one per call). Floats are parsed by the C scanner
+itself: a parse_float hook would be a Python call per number."""
+_SCAN: Callable[[str, int], tuple[object, int]] = _DECODER.scan_once  # type: ignore[attr-defined]
 
 
-_parsing = _Parsing()
+def _decode(text: str) -> object:
+    """json.loads(text), NaN and infinities refused; a document with nothing around its value
+    (stored JSON) goes straight to the C scanner, any other through the decoder's checks."""
+    try:
+        value, end = _SCAN(text, 0)
+    except StopIteration:
+        end = -1
+    if end != len(text):
+        return _DECODER.decode(text)  # whitespace around the value, or its exact error
+    return value
+
+
+def _repr_floats(text: str) -> bool:
+    """Whether text written by the json module's C encoder may hold a float that RFC 8785
+    writes otherwise: repr writes an exponent ("1e-05", "1e+16") or an integral value ("400.0",
+    "-0.0") there, and those texts hold "e-", "e+" or a ".0" before the next delimiter (a
+    string holding one only costs the full check)."""
+    return (
+        "e-" in text
+        or "e+" in text
+        or ".0," in text
+        or ".0]" in text
+        or ".0}" in text
+        or text.endswith(".0")
+    )
 
 
 def parse_canonical(data: bytes, text: str | None = None) -> tuple[object, bool]:
@@ -329,22 +343,24 @@ def parse_canonical(data: bytes, text: str | None = None) -> tuple[object, bool]
 
     Checking canonical form is the costly part of verifying a store, so the common case is
     checked by the C encoder of the json module, which writes exactly this package's canonical
-    text for documents whose floats read back as themselves in the range where repr has no
-    exponent (1e-4 <= |x| < 1e16, non-integral: ECMAScript writes those the same), whose keys
-    have no character beyond the BMP (Python sorts by code point, RFC 8785 by UTF-16 unit), and
-    with fewer containers than MAX_DEPTH. Any other document is re-encoded by `canonical_json`.
+    text for documents whose floats repr writes as ECMAScript does (no exponent, not integral:
+    `_repr_floats`), whose keys have no character beyond the BMP (Python sorts by code point,
+    RFC 8785 by UTF-16 unit), and with fewer containers than MAX_DEPTH. Any other document, and
+    any the C encoder writes otherwise, is re-encoded by `canonical_json`.
     Raises ValueError when the bytes are not JSON (NaN and infinities are not JSON here).
     """
     if text is None:
         text = data.decode("utf-8")
-    parsing = _parsing
-    parsing.unusual = False
-    value = parsing.decoder.decode(text)
-    if (
-        parsing.unusual
+    value = _decode(text)
+    if not (
         # MAX_DEPTH nested containers take 2 * MAX_DEPTH bytes at least.
-        or (len(data) >= 2 * MAX_DEPTH and data.count(b"{") + data.count(b"[") >= MAX_DEPTH)
+        (len(data) >= 2 * MAX_DEPTH and data.count(b"{") + data.count(b"[") >= MAX_DEPTH)
         or (not data.isascii() and _FOUR_BYTE_UTF8.search(data))
     ):
-        return value, canonical_json(value) == data
-    return value, _python_text(value) == text
+        try:
+            written = _python_text(value)
+        except ValueError:  # an infinity ("1e999"): canonical_json says why
+            written = None
+        if written == text and not _repr_floats(text):
+            return value, True
+    return value, canonical_json(value) == data

@@ -39,9 +39,9 @@ def _staging(table: Table, columns: tuple[str, ...]) -> Table:
     )
 
 
-def _copy(connection: Connection, table: Table, rows: list[dict[str, Any]]) -> Table:
+def _copy(connection: Connection, table: Table, rows: list[Any]) -> Table:
     """Copy `rows` into the batch's temporary table on this connection; return that table."""
-    columns = tuple(rows[0])
+    columns = tuple(rows[0]._fields)
     staging = _staging(table, columns)
     connection.execute(CreateTable(staging, if_not_exists=True))
     cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
@@ -50,7 +50,7 @@ def _copy(connection: Connection, table: Table, rows: list[dict[str, Any]]) -> T
         names = ", ".join(columns)
         with cursor.copy(f"COPY {staging.name} ({names}) FROM STDIN") as copy:
             for row in rows:
-                copy.write_row([row[column] for column in columns])
+                copy.write_row(row)
     finally:
         cursor.close()
     return staging
@@ -61,12 +61,12 @@ _COPY_FROM = 200
 
 
 def _absent(
-    connection: Connection, table: Table, rows: list[dict[str, Any]], unique: tuple[str, ...]
-) -> list[dict[str, Any]]:
+    connection: Connection, table: Table, rows: list[Any], unique: tuple[str, ...]
+) -> list[Any]:
     """The rows whose `unique` key `table` does not hold (looked up one by one: few rows)."""
     keep = []
     for row in rows:
-        query = select(literal(1)).where(*(table.c[name] == row[name] for name in unique))
+        query = select(literal(1)).where(*(table.c[name] == getattr(row, name) for name in unique))
         if connection.execute(query).first() is None:
             keep.append(row)
     return keep
@@ -75,12 +75,13 @@ def _absent(
 def insert_rows(
     connection: Connection,
     table: Table,
-    rows: list[dict[str, Any]],
+    rows: list[Any],
     finish: Callable[[Any], Any],
     unique: tuple[str, ...] = (),
 ) -> list[Any]:
-    """Insert `rows` (dicts with the same keys) into `table` with the statement `finish` makes
-    of a plain insert (its conflict clause and RETURNING); return what it returns. Rows whose
+    """Insert `rows` (named tuples of the same columns, sent as they are) into `table` with the
+    statement `finish` makes of a plain insert (its conflict clause and RETURNING); return what
+    it returns. Rows whose
     `unique` key the table holds already are left out before the insert, so that they take no
     number from the table's id sequence (PostgreSQL draws one for every row it tries)."""
     if not rows:
@@ -91,7 +92,8 @@ def insert_rows(
             rows = _absent(connection, table, rows, unique)
             if not rows:
                 return []
-        return list(connection.execute(finish(statement), rows).all())
+        values = [row._asdict() for row in rows]
+        return list(connection.execute(finish(statement), values).all())
     staging = _copy(connection, table, rows)
     columns = list(staging.c.keys())
     rows_in = select(*staging.c)

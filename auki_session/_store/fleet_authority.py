@@ -39,9 +39,20 @@ def fingerprint(digest: str) -> str:
     return digest[:16]
 
 
-def text_problem(values: dict[str, Any]) -> str | None:
-    """Why a row cannot be stored as PostgreSQL text (a NUL, or text that is not UTF-8)."""
-    for name, value in values.items():
+def text_problem(row: Any) -> str | None:
+    """Why a row (a named tuple of its columns) cannot be stored as PostgreSQL text (a NUL, or
+    text that is not UTF-8)."""
+    # The common case in C: all its text at once (joined, no NUL or lone surrogate can form).
+    joined = "".join([value for value in row if value.__class__ is str])
+    if "\x00" not in joined:
+        if joined.isascii():
+            return None
+        try:
+            joined.encode("utf-8")
+            return None
+        except UnicodeEncodeError:
+            pass
+    for name, value in zip(row._fields, row, strict=True):
         if value.__class__ is not str:
             continue
         if "\x00" in value:
@@ -63,6 +74,9 @@ class Authority:
         self.digest = digest
         self._keys: dict[str, bytes | None] = {}
         self._bound: dict[str, str] = {}  # peer -> the digest of the store it is bound to
+        self.trusted: set[str] = set()
+        """Peers whose every record this push may add: plain ids bound to this store (no
+        record of theirs needs a message built or a signature checked)."""
         self.foreign: Counter[str] = Counter()  # refused records of peers bound elsewhere
 
     def key(self, peer_id: str) -> bytes | None:
@@ -72,6 +86,10 @@ class Authority:
 
     def learn(self, peer_id: str, digest: str) -> None:
         self._bound[peer_id] = digest
+        if digest == self.digest and self.key(peer_id) is None:
+            self.trusted.add(peer_id)
+        else:
+            self.trusted.discard(peer_id)
 
     def bound_to(self, peer_id: str) -> str:
         return self._bound[peer_id]

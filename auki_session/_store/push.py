@@ -59,6 +59,7 @@ from .push_io import (
     insert_batch,
     pages,
     read_rows,
+    row_type,
 )
 from .push_progress import Progress
 from .runner import Runner
@@ -78,11 +79,18 @@ from .tables import (
 )
 from .transaction import utc_now
 from .urls import describe_url
-from .verify import entry_problems
+from .verify import entry_problems, entry_sound
 
 __all__ = ["PushOptions", "PushReport", "push", "push_store", "store_digest"]
 
 _CHANGE_COLUMNS = ("hash", "updated_at", "signature", "sequence")
+_SESSION_COLUMNS = len(sessions.c)
+_SESSION_VALUES = row_type(tuple(sessions.c.keys()))
+"""A session's row as sent: the store's row without the rowid it is read with (last)."""
+_ENTRY_VALUES = row_type(tuple(entries.c.keys())[1:])
+"""A version's row as sent: the store's row without its id (first), which the fleet numbers."""
+_LOG_VALUES = row_type(tuple(logs.c.keys())[1:])
+"""A log's row as sent: the store's row without its id (first), which the fleet numbers."""
 
 
 @dataclass(slots=True)
@@ -163,10 +171,6 @@ def push(source: Engine, target: Engine, authority: Authority, *, full: bool = F
     report the rest."""
     report = PushReport()
     with source.connect() as reading:
-        # Text that is not UTF-8 (a damaged or hostile store) is read, not raised on, so that
-        # its row alone is refused (text_problem) instead of the push ending at it.
-        raw = reading.connection.dbapi_connection
-        raw.text_factory = lambda data: data.decode("utf-8", "surrogateescape")  # type: ignore[union-attr]
         pushing = _Pushing(reading, target, authority, report)
         pushing.progress = progress = Progress.load(
             reading, target, authority.digest, full or bool(authority.options.rebind)
@@ -174,8 +178,7 @@ def push(source: Engine, target: Engine, authority: Authority, *, full: bool = F
         for rows in batches(reading, peers, [peers.c.peer_id]):
             _bind_peers(pushing, rows)
         pushing.session_owner = dict(
-            (row[0], row[1])
-            for row in reading.execute(select(sessions.c.session_id, sessions.c.peer_id))
+            read_rows(reading, select(sessions.c.session_id, sessions.c.peer_id))
         )
         new_sessions: list[str] = []
         for rows in pages(reading, sessions, SESSION_ROW, progress.row["sessions_upto"]):
@@ -216,14 +219,14 @@ def _bind_peers(pushing: _Pushing, rows: list[Any]) -> None:
         if problem is not None:
             report.refuse("the peer", row.peer_id.replace("\x00", "\\x00"), problem)
     with fleet_transaction(pushing.target) as writing:
-        fresh = [row._asdict() for row in rows if row.peer_id in wanted]
+        fresh = [row for row in rows if row.peer_id in wanted]
         copied = insert_batch(
             writing,
             peers,
             fresh,
             lambda s: s.on_conflict_do_nothing().returning(peers.c.peer_id),
             report,
-            lambda r: ("the peer", r["peer_id"]),
+            lambda r: ("the peer", r.peer_id),
         )
         report.count("peers", len(copied), len(rows))
         bindings = [
@@ -336,9 +339,7 @@ def _push_sessions(pushing: _Pushing, rows: list[Any]) -> None:
         for row in allowed:
             held = stored.get(row.session_id)
             if held is None:
-                values = row._asdict()
-                values.pop("rowid_", None)
-                fresh.append(values)
+                fresh.append(_SESSION_VALUES(row[:_SESSION_COLUMNS]))
             elif (held.peer_id, held.app_id, held.started_at) == (
                 row.peer_id,
                 row.app_id,
@@ -367,10 +368,10 @@ def _push_sessions(pushing: _Pushing, rows: list[Any]) -> None:
             fresh,
             lambda s: s.on_conflict_do_nothing().returning(sessions.c.session_id),
             report,
-            lambda r: (f"session {r['session_id']}", r["peer_id"]),
+            lambda r: (f"session {r.session_id}", r.peer_id),
         )
         # A session another push created meanwhile under another peer is refused here too.
-        raced = {r["session_id"] for r in fresh} - {r.session_id for r in inserted}
+        raced = {r.session_id for r in fresh} - {r.session_id for r in inserted}
         for session_id, holder in writing.execute(
             select(sessions.c.session_id, sessions.c.peer_id).where(
                 among(writing, sessions.c.session_id, raced)
@@ -396,19 +397,22 @@ def _entry_refusal(pushing: _Pushing, row: Any) -> str | None:
     problem = text_problem(row)
     if problem is not None:
         return problem
-    entry = Entry(
-        row.kind,
-        row.peer_id,
-        row.entry_id,
-        row.hash,
-        row.session_id,
-        row.canonical_json,
-        row.registered_at,
-        row.signature,
-    )
-    found = entry_problems(entry)
-    if found:
-        return "corrupt entry: " + "; ".join(problem.message for problem in found)
+    if not entry_sound(
+        row.kind, row.peer_id, row.entry_id, row.hash, row.session_id, row.canonical_json
+    ):
+        entry = Entry(
+            row.kind,
+            row.peer_id,
+            row.entry_id,
+            row.hash,
+            row.session_id,
+            row.canonical_json,
+            row.registered_at,
+            row.signature,
+        )
+        found = entry_problems(entry)
+        if found:
+            return "corrupt entry: " + "; ".join(problem.message for problem in found)
     if row.session_id is not None:
         if row.session_id in pushing.refused_sessions:
             return f"its session {row.session_id} was refused"
@@ -419,25 +423,27 @@ def _entry_refusal(pushing: _Pushing, row: Any) -> str | None:
 
 def _push_entries(pushing: _Pushing, rows: Sequence[Any]) -> None:
     report = pushing.report
+    trusted = pushing.authority.trusted
     sound = []
     for row in rows:
-        subject = f"{row.kind} {row.entry_id}@{row.hash}"
         reason = _entry_refusal(pushing, row)
         if reason is not None:
-            report.refuse(subject, row.peer_id, reason)
+            report.refuse(f"{row.kind} {row.entry_id}@{row.hash}", row.peer_id, reason)
             pushing.refused_hashes.add(row.hash)
             continue
-        data = row.canonical_json.encode("utf-8")
-        if not pushing.admitted(subject, row.peer_id, data, row.signature):
+        if row.peer_id not in trusted and not pushing.admitted(
+            f"{row.kind} {row.entry_id}@{row.hash}",
+            row.peer_id,
+            row.canonical_json.encode("utf-8"),
+            row.signature,
+        ):
             pushing.refused_hashes.add(row.hash)
             continue
-        values = row._asdict()
-        del values["id"]
-        sound.append(values)
+        sound.append(_ENTRY_VALUES(row[1:]))
     pushing.writer.submit(lambda: _write_entries(pushing, rows, sound), len(rows))
 
 
-def _write_entries(pushing: _Pushing, rows: Sequence[Any], sound: list[dict[str, Any]]) -> None:
+def _write_entries(pushing: _Pushing, rows: Sequence[Any], sound: list[Any]) -> None:
     """The fleet's side of a batch of versions: the checked ones inserted; a hash the fleet
     held already must be held with these very bytes."""
     report = pushing.report
@@ -448,18 +454,18 @@ def _write_entries(pushing: _Pushing, rows: Sequence[Any], sound: list[dict[str,
             sound,
             lambda s: s.on_conflict_do_nothing(index_elements=["hash"]).returning(entries.c.hash),
             report,
-            lambda r: (f"{r['kind']} {r['entry_id']}@{r['hash']}", r["peer_id"]),
+            lambda r: (f"{r.kind} {r.entry_id}@{r.hash}", r.peer_id),
             unique=("hash",),
         )
         # A hash that was there already must be there with these very bytes.
         inserted = {row.hash for row in copied}
         pushing.accepted |= inserted
-        held = [values for values in sound if values["hash"] not in inserted]
+        held = [values for values in sound if values.hash not in inserted]
         stored = (
             dict(
                 writing.execute(
                     select(entries.c.hash, entries.c.canonical_json).where(
-                        among(writing, entries.c.hash, [values["hash"] for values in held])
+                        among(writing, entries.c.hash, [values.hash for values in held])
                     )
                 ).all()
             )
@@ -468,15 +474,15 @@ def _write_entries(pushing: _Pushing, rows: Sequence[Any], sound: list[dict[str,
         )
         same = 0
         for values in held:
-            if stored.get(values["hash"]) == values["canonical_json"]:
+            if stored.get(values.hash) == values.canonical_json:
                 same += 1
-                pushing.accepted.add(values["hash"])
+                pushing.accepted.add(values.hash)
                 continue
-            pushing.refused_hashes.add(values["hash"])
-            if values["hash"] in stored:
+            pushing.refused_hashes.add(values.hash)
+            if values.hash in stored:
                 report.refuse(
-                    f"{values['kind']} {values['entry_id']}@{values['hash']}",
-                    values["peer_id"],
+                    f"{values.kind} {values.entry_id}@{values.hash}",
+                    values.peer_id,
                     "the fleet stores this hash with different canonical JSON (corrupt)",
                 )
         pushing.progress.advance(writing, "entries", rows[-1].id, rows[-1].hash, pushing.clean())
@@ -515,6 +521,7 @@ def _push_heads(
     is newer than the fleet's, and never replaces a signed pointer with an unsigned one. When
     every pointer went in or was there, the fleet records `aggregate` as pushed."""
     report = pushing.report
+    trusted = pushing.authority.trusted
     before = len(report.problems) + sum(pushing.authority.foreign.values())
     if only_sessions is None:
         pages = batches(pushing.source, table, [table.c[name] for name in key])
@@ -529,14 +536,17 @@ def _push_heads(
                 kind, entry_id, session_id = "clock", row.clock_id, row.session_id
             else:
                 peer_id, kind, entry_id, session_id = row.peer_id, row.kind, row.entry_id, None
-            subject = f"current {kind} {entry_id}"
             reason = _head_refusal(pushing, row, versions.get(row.hash), peer_id, session_id)
             if reason is not None:
-                report.refuse(subject, peer_id, reason)
+                report.refuse(f"current {kind} {entry_id}", peer_id, reason)
                 continue
-            record = current_record(peer_id, kind, entry_id, row.hash, row.sequence, session_id)
-            if pushing.admitted(subject, peer_id, record, row.signature):
-                values.append(row._asdict())
+            if peer_id in trusted or pushing.admitted(
+                f"current {kind} {entry_id}",
+                peer_id,
+                current_record(peer_id, kind, entry_id, row.hash, row.sequence, session_id),
+                row.signature,
+            ):
+                values.append(row)
         pushing.writer.submit(partial(_write_heads, pushing, table, key, values), len(values))
     pushing.writer.drain()
     if len(report.problems) + sum(pushing.authority.foreign.values()) == before:
@@ -579,9 +589,7 @@ def _versions(pushing: _Pushing, hashes: set[str]) -> dict[str, Any]:
     return versions
 
 
-def _write_heads(
-    pushing: _Pushing, table: Table, key: list[str], values: list[dict[str, Any]]
-) -> None:
+def _write_heads(pushing: _Pushing, table: Table, key: list[str], values: list[Any]) -> None:
     """The fleet's side of a batch of current-version pointers (checked already)."""
 
     def newer(statement: Any) -> Any:
@@ -602,7 +610,7 @@ def _write_heads(
             values,
             newer,
             pushing.report,
-            lambda r: (f"current version {r['hash']}", r.get("peer_id") or "?"),
+            lambda r: (f"current version {r.hash}", getattr(r, "peer_id", None) or "?"),
         )
     pushing.report.count(table.name, len(changed), len(values))
 
@@ -715,9 +723,7 @@ def _write_logs(
             key = (row.session_id, row.resource_id)
             stored = held.get(key)
             if stored is None:
-                values = row._asdict()
-                del values["id"]
-                fresh.append(values)
+                fresh.append(_LOG_VALUES(row[1:]))
             elif stored[1] == row.manifest_json:
                 target_ids[key] = stored[0]
             else:
@@ -734,7 +740,7 @@ def _write_logs(
                 logs.c.id, logs.c.session_id, logs.c.resource_id
             ),
             report,
-            lambda r: (f"log {r['resource_id']} in session {r['session_id']}", "?"),
+            lambda r: (f"log {r.resource_id} in session {r.session_id}", "?"),
             unique=("session_id", "resource_id"),
         )
         report.count("logs", len(copied), len(copied) + len(target_ids))
@@ -744,7 +750,7 @@ def _write_logs(
         # References only for logs the fleet now holds with exactly this manifest.
         target_ids.update({(r.session_id, r.resource_id): r.id for r in copied})
         values = [
-            {**ref._asdict(), "log_id": target_ids[(row.session_id, row.resource_id)]}
+            ref._replace(log_id=target_ids[(row.session_id, row.resource_id)])
             for row in sound
             if (row.session_id, row.resource_id) in target_ids
             for ref in refs_of[row.id]
@@ -755,6 +761,6 @@ def _write_logs(
             values,
             lambda s: s.on_conflict_do_nothing().returning(log_refs.c.log_id),
             report,
-            lambda r: (f"a reference of log {r['log_id']}", "?"),
+            lambda r: (f"a reference of log {r.log_id}", "?"),
         )
         report.count("log_refs", len(refs_copied), len(values))

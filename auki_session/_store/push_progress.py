@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, select, update
 
-from .push_io import SESSION_ROWID, fleet_transaction
+from .push_io import SESSION_ROWID, fleet_transaction, read_rows
 from .statements import insert_for
 from .tables import entries, fleet_pushes, logs, sessions
 from .transaction import utc_now
@@ -104,6 +104,8 @@ def marks_hold(source: Connection, row: dict[str, Any]) -> bool:
         ),
     )
     for name, query in checks:
-        if row[f"{name}_upto"] and source.execute(query).scalar() != row[f"{name}_mark"]:
+        if row[f"{name}_upto"] and [mark for (mark,) in read_rows(source, query)] != [
+            row[f"{name}_mark"]
+        ]:
             return False
     return True

@@ -131,6 +131,10 @@ class SessionSummary:
     logs: int
 
 
+_change = functools.partial(tuple.__new__, Change)
+"""A row of CHANGES as a Change, made in C (Change(*row) runs the named tuple's own __new__)."""
+
+
 def _entry(row: Sequence[Any]) -> Entry:
     return Entry(*row)
 
@@ -222,6 +226,11 @@ class Reader:
         files grow with the store)."""
         for row in self.run.stream(sql.EVERY_ENTRY):
             yield _entry(row)
+
+    def entry_rows(self) -> Iterator[tuple[Any, ...]]:
+        """`every_entry`'s versions as plain rows of an `Entry`'s fields in its order, for a
+        caller that checks a million of them and builds an Entry only for the few it reports."""
+        return self.run.stream(sql.EVERY_ENTRY)
 
     def current_hashes(self) -> set[str]:
         """The hashes of every current version (heads and session clocks)."""
@@ -338,8 +347,7 @@ class Reader:
 
     def changes(self) -> Iterator[Change]:
         """Every current version's change record (heads, then session clocks), streamed."""
-        for row in self.run.stream(sql.CHANGES):
-            yield Change(*row)
+        return map(_change, self.run.stream(sql.CHANGES))
 
     def schema_revision(self) -> str | None:
         """The database's schema revision."""
