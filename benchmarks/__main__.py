@@ -6,7 +6,7 @@ import argparse
 import importlib
 import time
 
-from ._harness import Result, machine, print_results
+from ._harness import Result, compiled_package, machine, print_results
 
 BENCHES = (
     "register",
@@ -25,6 +25,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="a smaller, faster run")
     parser.add_argument("--only", nargs="+", choices=BENCHES, help="run only these benchmarks")
     args = parser.parse_args()
+    compiled_package()
     print(machine())
     print("(each figure with its baseline from this run, their ratio, and the target)")
     summary: list[tuple[str, Result]] = []

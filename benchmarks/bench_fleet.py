@@ -38,7 +38,6 @@ builder or schema rebuilds it); the database's comment marks it complete.
 
 from __future__ import annotations
 
-import compileall
 import hashlib
 import inspect
 import json
@@ -59,7 +58,6 @@ from typing import Any
 
 import psycopg
 
-import auki_session
 from auki_session import FrameDef, HeadSpec, Peer, RegistryRef, SensorLogSpec
 from auki_session._domain.clocks import MONOTONIC_BODY, UTC_BODY, auto_clock_ids
 from auki_session._domain.entries import (
@@ -1128,16 +1126,7 @@ def cli_cost(quick: bool) -> list[Result]:
     ]
 
 
-def compiled_package() -> None:
-    """Compile the package to bytecode, as installing it does, before timing CLI processes:
-    where Python writes no bytecode of its own (PYTHONDONTWRITEBYTECODE, set on these
-    machines), a source checkout would compile every module in every process, which no
-    installed command does (the raw scripts it is measured against are a few lines)."""
-    compileall.compile_dir(Path(auki_session.__file__).parent, quiet=1)
-
-
 def run(quick: bool) -> list[Result]:
-    compiled_package()
     sizes = QUICK if quick else PRODUCTION
     close_all()
     drop_stale()
