@@ -1093,7 +1093,12 @@ def cli_cost(quick: bool) -> list[Result]:
     _checked(push_store(root, url))
     python = sys.executable
     peers = [python, "-m", "auki_session", "--url", url, "peers"]
-    commands = [peers, [python, "-c", "pass"], [python, "-c", "import sqlalchemy"]]
+    commands = [
+        peers,
+        [python, "-c", "pass"],
+        [python, "-c", "import sqlalchemy"],
+        [python, "-c", "import psycopg"],
+    ]
     samples: list[list[float]] = [[] for _ in commands]
     rounds = 5 if quick else 11
     for index in range(rounds):
@@ -1102,7 +1107,7 @@ def cli_cost(quick: bool) -> list[Result]:
             started = time.perf_counter()
             subprocess.run(commands[which], check=True, stdout=subprocess.DEVNULL)
             samples[which].append(time.perf_counter() - started)
-    cli, bare, alchemy = (statistics.median(values) for values in samples)
+    cli, bare, alchemy, driver = (statistics.median(values) for values in samples)
     drop_database(name)
     return [
         Result(
@@ -1122,6 +1127,16 @@ def cli_cost(quick: bool) -> list[Result]:
             alchemy,
             "python -c 'import sqlalchemy'",
             kind="info",
+            note="which the read commands no longer import",
+        ),
+        Result(
+            "  the same beside `import psycopg`",
+            cli,
+            "s",
+            driver,
+            "python -c 'import psycopg'",
+            kind="info",
+            note="the PostgreSQL driver alone: the floor of any Python client on this machine",
         ),
     ]
 
