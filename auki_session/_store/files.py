@@ -139,9 +139,11 @@ class Directory:
 
     def walk(self, names: Sequence[str], *, create: bool = False) -> Directory:
         """The directory at `names` below this one (a new descriptor), each step as `child`."""
-        current = Directory(os.dup(self.fd), self._path, self._names)
+        if not names:
+            return Directory(os.dup(self.fd), self._path, self._names)
+        current = self.child(names[0], create=create)
         try:
-            for name in names:
+            for name in names[1:]:
                 following = current.child(name, create=create)
                 current.close()
                 current = following

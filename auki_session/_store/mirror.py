@@ -28,7 +28,7 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,6 +56,7 @@ __all__ = [
     "Done",
     "Found",
     "Target",
+    "Writes",
     "check_targets",
     "mirror_default",
     "read_found",
@@ -116,17 +117,24 @@ def _mismatch(root: Path, target: Target) -> StoreError:
 
 def _state(top: Directory, root: Path, target: Target) -> bytes | None:
     """The bytes of a target's file, or None when it (or a directory above it) is missing."""
+    directory = _directory(top, root, target)
+    if directory is None:
+        return None
+    with directory:
+        return _read(directory, root, target)
+
+
+def _directory(top: Directory, root: Path, target: Target) -> Directory | None:
+    """The target's directory, walked from the root without following a link; None when it
+    (or one above it) is missing."""
     try:
-        with top.walk(target.parts) as directory:
-            return directory.read_small(target.name, MAX_ENTRY_BYTES)
+        return top.walk(target.parts)
     except FileNotFoundError:
         return None
     except StoreError:
         raise
     except OSError as error:
-        raise StoreError(
-            f"{target.path(root)}: cannot read the registry file: {error.strerror or error}"
-        ) from error
+        raise _unreadable(root, target, error) from error
     except ValueError as error:  # a NUL in the peer or entry id
         raise StoreError(
             f"{target.path(root)!r}: an id with a NUL character cannot name a registry file "
@@ -134,9 +142,104 @@ def _state(top: Directory, root: Path, target: Target) -> bytes | None:
         ) from error
 
 
-def check_targets(root: Path, entries: Iterable[CanonicalEntry]) -> list[Target]:
-    """The files still to write for these versions (each once); a file already there with
-    other bytes, or anything but a directory or regular file on the way, is refused."""
+def _read(directory: Directory, root: Path, target: Target) -> bytes | None:
+    """The bytes of a target's file in its directory, or None when it is missing."""
+    try:
+        return directory.read_small(target.name, MAX_ENTRY_BYTES)
+    except StoreError:
+        raise
+    except OSError as error:
+        raise _unreadable(root, target, error) from error
+
+
+def _unreadable(root: Path, target: Target, error: OSError) -> StoreError:
+    return StoreError(
+        f"{target.path(root)}: cannot read the registry file: {error.strerror or error}"
+    )
+
+
+class Writes:
+    """The registry files a transaction still has to write once it has committed, and the
+    directories its check walked to (held open, so that each is walked once per transaction,
+    never through a link). Closed once written, or when the transaction rolls back."""
+
+    __slots__ = ("_directories", "_top", "root", "targets")
+
+    def __init__(
+        self,
+        root: Path,
+        targets: list[Target],
+        top: Directory | None = None,
+        directories: dict[tuple[str, ...], Directory] | None = None,
+    ) -> None:
+        self.root = root
+        self.targets = targets
+        self._top = top
+        self._directories = directories or {}
+
+    def close(self) -> None:
+        """Close the directories (once)."""
+        for directory in self._directories.values():
+            directory.close()
+        self._directories = {}
+        if self._top is not None:
+            self._top.close()
+            self._top = None
+
+    def write(self) -> None:
+        """Write each file the Rust way (temporary file, fsync, rename), then fsync each
+        directory once; directories made on the way are made durable in their parents."""
+        try:
+            self._write()
+        finally:
+            self.close()
+
+    def _write(self) -> None:
+        targets, root = self.targets, self.root
+        if not targets:
+            return
+        groups: dict[tuple[str, ...], list[Target]] = {}
+        for target in targets:
+            groups.setdefault(target.parts, []).append(target)
+        unique = f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
+        current = targets[0]
+        try:
+            top = self._top
+            if top is None:
+                try:
+                    top = Directory.open(root)
+                except FileNotFoundError:  # a URL store's root, not made yet
+                    make_root(root)
+                    top = Directory.open(root)
+                self._top = top
+            for parts, group in groups.items():
+                current = group[0]
+                directory = self._directories.get(parts)
+                if directory is None:
+                    directory = self._directories[parts] = top.walk(parts, create=True)
+                for target in group:
+                    current = target
+                    temp = temp_name(target.name, unique)
+                    directory.write_new(temp, target.data)
+                    try:
+                        directory.rename(temp, target.name)
+                    except BaseException:
+                        with contextlib.suppress(OSError):
+                            directory.remove_file(temp)
+                        raise
+                directory.sync()
+        except StoreError:
+            raise
+        except OSError as error:
+            raise StoreError(
+                f"{current.path(root)}: cannot write the registry file: {error.strerror or error}"
+            ) from error
+
+
+def check_targets(root: Path, entries: Iterable[CanonicalEntry]) -> Writes:
+    """The files still to write for these versions (each once), with their directories held
+    open for the write; a file already there with other bytes, or anything but a directory
+    or regular file on the way, is refused."""
     wanted: dict[str, Target] = {}
     for entry in entries:
         if entry.hash not in wanted:
@@ -144,61 +247,38 @@ def check_targets(root: Path, entries: Iterable[CanonicalEntry]) -> list[Target]
                 entry.kind, entry.peer_id, entry.id, entry.hash, entry.canonical
             )
     if not wanted:
-        return []
+        return Writes(root, [])
     try:
         top = Directory.open(root)
     except FileNotFoundError:
-        return list(wanted.values())  # a URL store's root not made yet: every file is missing
+        return Writes(root, list(wanted.values()))  # a URL store's root not made yet
     except OSError as error:
         raise StoreError(f"{root}: cannot open the storage root: {error.strerror}") from error
-    missing: list[Target] = []
-    with top:
+    writes = Writes(root, [], top)
+    missing = writes.targets
+    walked: dict[tuple[str, ...], Directory | None] = {}
+    try:
         for target in wanted.values():
-            found = _state(top, root, target)
+            if target.parts in walked:
+                directory = walked[target.parts]
+            else:
+                directory = walked[target.parts] = _directory(top, root, target)
+                if directory is not None:
+                    writes._directories[target.parts] = directory
+            found = None if directory is None else _read(directory, root, target)
             if found is None:
                 missing.append(target)
             elif found != target.data:
                 raise _mismatch(root, target)
-    return missing
-
-
-def write_targets(root: Path, targets: Sequence[Target]) -> None:
-    """Write each file the Rust way (temporary file, fsync, rename), then fsync each directory
-    once; directories made on the way are made durable in their parents."""
-    if not targets:
-        return
-    groups: dict[tuple[str, ...], list[Target]] = {}
-    for target in targets:
-        groups.setdefault(target.parts, []).append(target)
-    unique = f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
-    current = targets[0]
-    try:
-        try:
-            top = Directory.open(root)
-        except FileNotFoundError:  # a URL store's root, not made yet
-            make_root(root)
-            top = Directory.open(root)
-        with top:
-            for parts, group in groups.items():
-                current = group[0]
-                with top.walk(parts, create=True) as directory:
-                    for target in group:
-                        current = target
-                        temp = temp_name(target.name, unique)
-                        directory.write_new(temp, target.data)
-                        try:
-                            directory.rename(temp, target.name)
-                        except BaseException:
-                            with contextlib.suppress(OSError):
-                                directory.remove_file(temp)
-                            raise
-                    directory.sync()
-    except StoreError:
+    except BaseException:
+        writes.close()
         raise
-    except OSError as error:
-        raise StoreError(
-            f"{current.path(root)}: cannot write the registry file: {error.strerror or error}"
-        ) from error
+    return writes
+
+
+def write_targets(root: Path, targets: list[Target]) -> None:
+    """Write these files (see Writes.write), each directory walked from the root."""
+    Writes(root, targets).write()
 
 
 class Done:
