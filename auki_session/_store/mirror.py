@@ -12,8 +12,10 @@ The protocol (database first, files after, repaired on open):
    no file ever names a version a power cut could still take back).
 3. The files are written the Rust way: a temporary file beside it, fsync, rename, and one fsync
    of each directory; then the call returns.
-4. The store's next write transaction deletes the pending rows whose files are durable. A crash
-   between 2 and 3 leaves rows: the next open writes their files, then deletes them.
+4. A later write transaction of the store deletes the pending rows whose files are durable, in
+   batches of SETTLE_EVERY (closing the store deletes the rest). A crash between 2 and 3
+   leaves rows: the next open writes their files (and looks again at the few whose files a
+   batch had not yet settled), then deletes them.
 
 A rolled-back transaction never reached step 3, so it leaves no file. Writing the file after
 the commit costs nothing beyond the Rust SDK's own write (no journal, no extra fsync); the
@@ -24,6 +26,7 @@ process opens the store again.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import threading
 import time
@@ -53,6 +56,7 @@ from .runner import Runner
 
 __all__ = [
     "MIRROR_ENV",
+    "SETTLE_EVERY",
     "Done",
     "Found",
     "Target",
@@ -201,7 +205,7 @@ class Writes:
         groups: dict[tuple[str, ...], list[Target]] = {}
         for target in targets:
             groups.setdefault(target.parts, []).append(target)
-        unique = f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
+        unique = _unique()
         current = targets[0]
         try:
             top = self._top
@@ -234,6 +238,20 @@ class Writes:
             raise StoreError(
                 f"{current.path(root)}: cannot write the registry file: {error.strerror or error}"
             ) from error
+
+
+_token: tuple[int, str] = (0, "")
+_counter = itertools.count()
+
+
+def _unique() -> str:
+    """A temporary file's unique part: this process's id (which `_stale` reads), a random
+    token drawn once per process, and a counter (a uuid per write cost 4 us)."""
+    global _token
+    pid = os.getpid()
+    if _token[0] != pid:  # first use, or a forked child
+        _token = (pid, uuid.uuid4().hex[:8])
+    return f"{pid}-{_token[1]}{next(_counter)}"
 
 
 def check_targets(root: Path, entries: Iterable[CanonicalEntry]) -> Writes:
@@ -281,9 +299,17 @@ def write_targets(root: Path, targets: list[Target]) -> None:
     Writes(root, targets).write()
 
 
+SETTLE_EVERY = 64
+"""Pending rows of durable files are deleted in batches of this many (a write transaction
+deletes them once that many have gathered; closing the store deletes the rest): one statement
+per batch instead of one per transaction. A crash leaves at most this many rows per process
+whose files are already there, which the next open looks at again."""
+
+
 class Done:
-    """Hashes whose pending rows may go (their files are durable), per open store; the store's
-    next write transaction deletes them. Thread-safe."""
+    """Hashes whose pending rows may go (their files are durable), per open store; a write
+    transaction deletes them once SETTLE_EVERY have gathered, `Store.close` the rest.
+    Thread-safe."""
 
     __slots__ = ("_hashes", "_lock")
 
@@ -295,8 +321,11 @@ class Done:
         with self._lock:
             self._hashes.extend(hashes)
 
-    def take(self) -> list[str]:
+    def take(self, at_least: int = 0) -> list[str]:
+        """Every hash gathered, when there are `at_least` of them (else none)."""
         with self._lock:
+            if len(self._hashes) < max(at_least, 1):
+                return []
             taken, self._hashes = self._hashes, []
         return taken
 

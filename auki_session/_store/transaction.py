@@ -26,7 +26,7 @@ from ..errors import DuplicateLogError, StoreError, UnresolvedRefError
 from . import statements as sql
 from .engines import Durability, for_writing
 from .files import sync_file
-from .mirror import Writes, check_targets, read_theirs, root_key
+from .mirror import SETTLE_EVERY, Writes, check_targets, read_theirs, root_key
 from .runner import Runner
 
 if TYPE_CHECKING:
@@ -239,11 +239,12 @@ class Transaction:
 
     def _mirror_before_commit(self) -> Writes | None:
         """Delete the pending rows of files made durable since (by any transaction of this
-        store), check this transaction's registry files, and record those still to write (see
-        mirror.py); a file already there with other bytes refuses the transaction."""
+        store, once SETTLE_EVERY have gathered), check this transaction's registry files, and
+        record those still to write (see mirror.py); a file already there with other bytes
+        refuses the transaction."""
         store = self.store
         key = root_key(store.root, store.url)
-        self._done = done = store.mirror_done.take()
+        self._done = done = store.mirror_done.take(SETTLE_EVERY)
         if done:
             self.run.many(sql.DELETE_MIRROR_PENDING, [(key, entry_hash) for entry_hash in done])
         if not self._mirrored:
