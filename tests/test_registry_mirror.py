@@ -232,6 +232,30 @@ def test_a_link_planted_in_the_registries_tree_refuses_the_registration(
     assert list(elsewhere.iterdir()) == []
 
 
+@pytest.mark.parametrize("depth", [1, 2, 3, 4])
+def test_a_link_at_any_depth_of_a_file_path_is_refused_though_it_leads_somewhere_valid(
+    root: Path, tmp_path: Path, depth: int
+) -> None:
+    # Behind the link is the whole tree, the file's directory included: a walk that followed
+    # the link would find everything it looks for there.
+    plain = Peer(PEER, "app").with_storage_root(root).with_registry_mirror(False)
+    plain.register_frame("mine", FrameDef.ros_body())  # the store, and no registries yet
+    peer = Peer(PEER, "app").with_storage_root(root)
+    parts = ["registries", "sensors", PEER, "cam"]
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.joinpath(*parts).mkdir(parents=True)
+    link = root.joinpath(*parts[:depth])
+    link.parent.mkdir(parents=True, exist_ok=True)
+    link.symlink_to(elsewhere.joinpath(*parts[:depth]), target_is_directory=True)
+    before, outside = snapshot(root), sorted(elsewhere.rglob("*"))
+    with pytest.raises(StoreError, match=f"{link}: is a symbolic link"):
+        peer.register_sensor(
+            "cam", {"kind": "scalar", "type": "t", "unit": "C", "expected_rate_hz": 1}
+        )
+    assert snapshot(root) == before
+    assert sorted(elsewhere.rglob("*")) == outside
+
+
 def test_an_existing_file_with_other_bytes_is_refused_in_the_rust_wording(root: Path) -> None:
     peer = Peer(PEER, "app").with_storage_root(root)
     data = canonical_json({**OPTICAL, "frame_id": "f", "peer_id": PEER})

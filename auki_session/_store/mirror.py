@@ -132,7 +132,7 @@ def _directory(top: Directory, root: Path, target: Target) -> Directory | None:
     """The target's directory, walked from the root without following a link; None when it
     (or one above it) is missing."""
     try:
-        return top.walk(target.parts)
+        return top.descend(target.parts)
     except FileNotFoundError:
         return None
     except StoreError:
