@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -237,10 +238,11 @@ def test_a_link_at_any_depth_of_a_file_path_is_refused_though_it_leads_somewhere
     root: Path, tmp_path: Path, depth: int
 ) -> None:
     # Behind the link is the whole tree, the file's directory included: a walk that followed
-    # the link would find everything it looks for there.
-    plain = Peer(PEER, "app").with_storage_root(root).with_registry_mirror(False)
-    plain.register_frame("mine", FrameDef.ros_body())  # the store, and no registries yet
+    # the link would find everything it looks for there. The link comes after a first
+    # registration, once the store holds its root open.
     peer = Peer(PEER, "app").with_storage_root(root)
+    peer.register_frame("mine", FrameDef.ros_body())
+    shutil.rmtree(root / "registries")
     parts = ["registries", "sensors", PEER, "cam"]
     elsewhere = tmp_path / "elsewhere"
     elsewhere.joinpath(*parts).mkdir(parents=True)

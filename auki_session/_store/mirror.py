@@ -59,6 +59,7 @@ __all__ = [
     "SETTLE_EVERY",
     "Done",
     "Found",
+    "RootDirectory",
     "Target",
     "Writes",
     "check_targets",
@@ -165,9 +166,10 @@ def _unreadable(root: Path, target: Target, error: OSError) -> StoreError:
 class Writes:
     """The registry files a transaction still has to write once it has committed, and the
     directories its check walked to (held open, so that each is walked once per transaction,
-    never through a link). Closed once written, or when the transaction rolls back."""
+    never through a link). Closed once written, or when the transaction rolls back; the root's
+    descriptor is the store's (see `RootDirectory`), not closed here."""
 
-    __slots__ = ("_directories", "_top", "root", "targets")
+    __slots__ = ("_directories", "_made", "_top", "root", "targets")
 
     def __init__(
         self,
@@ -179,16 +181,18 @@ class Writes:
         self.root = root
         self.targets = targets
         self._top = top
+        self._made: Directory | None = None
+        """The root, opened by the write itself (made first if missing)."""
         self._directories = directories or {}
 
     def close(self) -> None:
-        """Close the directories (once)."""
+        """Close the directories this opened (once)."""
         for directory in self._directories.values():
             directory.close()
         self._directories = {}
-        if self._top is not None:
-            self._top.close()
-            self._top = None
+        if self._made is not None:
+            self._made.close()
+            self._made = None
 
     def write(self) -> None:
         """Write each file the Rust way (temporary file, fsync, rename), then fsync each
@@ -215,7 +219,7 @@ class Writes:
                 except FileNotFoundError:  # a URL store's root, not made yet
                     make_root(root)
                     top = Directory.open(root)
-                self._top = top
+                self._top = self._made = top
             for parts, group in groups.items():
                 current = group[0]
                 directory = self._directories.get(parts)
@@ -240,6 +244,48 @@ class Writes:
             ) from error
 
 
+class RootDirectory:
+    """A store's storage root, opened once for the registry mirror (each transaction's files
+    are walked from it, never through a link below it) and closed with the store. Its path
+    may pass through its owner's links, as `Directory.open` allows. Thread-safe."""
+
+    __slots__ = ("_directory", "_lock", "path")
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._directory: Directory | None = None
+        self._lock = threading.Lock()
+
+    def get(self) -> Directory | None:
+        """The open root; None while it does not exist (a URL store's, before its first
+        file)."""
+        directory = self._directory
+        if directory is not None:
+            return directory
+        with self._lock:
+            if self._directory is None:
+                try:
+                    self._directory = Directory.open(self.path)
+                except FileNotFoundError:
+                    return None
+                except OSError as error:
+                    raise StoreError(
+                        f"{self.path}: cannot open the storage root: {error.strerror}"
+                    ) from error
+            return self._directory
+
+    def after_fork(self) -> None:
+        """In a forked child: the inherited descriptor stays valid; a lock held by another
+        thread of the parent at the fork would never be released."""
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        with self._lock:
+            if self._directory is not None:
+                self._directory.close()
+                self._directory = None
+
+
 _token: tuple[int, str] = (0, "")
 _counter = itertools.count()
 
@@ -254,10 +300,11 @@ def _unique() -> str:
     return f"{pid}-{_token[1]}{next(_counter)}"
 
 
-def check_targets(root: Path, entries: Iterable[CanonicalEntry]) -> Writes:
+def check_targets(top: RootDirectory, entries: Iterable[CanonicalEntry]) -> Writes:
     """The files still to write for these versions (each once), with their directories held
     open for the write; a file already there with other bytes, or anything but a directory
     or regular file on the way, is refused."""
+    root = top.path
     wanted: dict[str, Target] = {}
     for entry in entries:
         if entry.hash not in wanted:
@@ -266,13 +313,10 @@ def check_targets(root: Path, entries: Iterable[CanonicalEntry]) -> Writes:
             )
     if not wanted:
         return Writes(root, [])
-    try:
-        top = Directory.open(root)
-    except FileNotFoundError:
+    opened = top.get()
+    if opened is None:
         return Writes(root, list(wanted.values()))  # a URL store's root not made yet
-    except OSError as error:
-        raise StoreError(f"{root}: cannot open the storage root: {error.strerror}") from error
-    writes = Writes(root, [], top)
+    writes = Writes(root, [], opened)
     missing = writes.targets
     walked: dict[tuple[str, ...], Directory | None] = {}
     try:
@@ -280,7 +324,7 @@ def check_targets(root: Path, entries: Iterable[CanonicalEntry]) -> Writes:
             if target.parts in walked:
                 directory = walked[target.parts]
             else:
-                directory = walked[target.parts] = _directory(top, root, target)
+                directory = walked[target.parts] = _directory(opened, root, target)
                 if directory is not None:
                     writes._directories[target.parts] = directory
             found = None if directory is None else _read(directory, root, target)

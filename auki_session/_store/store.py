@@ -26,7 +26,7 @@ from . import migrate
 from . import statements as sql
 from .engines import describe_url, for_writing, make_engine, make_server_engine
 from .files import Directory, make_root
-from .mirror import Done, repair, root_key
+from .mirror import Done, RootDirectory, repair, root_key
 from .reader import Location, Reader
 from .transaction import Learnt
 
@@ -62,7 +62,9 @@ class Store:
         self.engine = engine
         self.learnt = Learnt()
         self.mirror_done = Done()
-        """Registry files made durable whose pending rows the next write transaction deletes."""
+        """Registry files made durable whose pending rows a write transaction deletes."""
+        self.mirror_root = RootDirectory(root)
+        """The root, opened once for the registry mirror's files."""
         self.closed = False
         self.local = threading.local()
         """`transaction`: the Transaction this thread has open on the store, if any."""
@@ -157,6 +159,7 @@ class Store:
     def close(self) -> None:
         """Close every connection; the store cannot be used again (open it anew)."""
         self._settle_mirror()
+        self.mirror_root.close()
         self.closed = True
         for idle in self._idle.values():
             for connection in _drain(idle):
@@ -190,6 +193,7 @@ class Store:
                 connection.detach()
         self.engine.dispose(close=False)
         self.local = threading.local()
+        self.mirror_root.after_fork()
 
 
 def database_error(where: str, doing: str, error: DBAPIError) -> StoreError:

@@ -249,7 +249,7 @@ class Transaction:
             self.run.many(sql.DELETE_MIRROR_PENDING, [(key, entry_hash) for entry_hash in done])
         if not self._mirrored:
             return None
-        writes = check_targets(store.root, self._mirrored)
+        writes = check_targets(store.mirror_root, self._mirrored)
         try:
             if writes.targets:
                 self.run.many(
