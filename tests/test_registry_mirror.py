@@ -8,6 +8,8 @@ import json
 import os
 import shutil
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -545,3 +547,28 @@ def test_a_registries_directory_that_is_a_link_is_reported_and_never_read(
     assert "is a symbolic link" in capsys.readouterr().out
     assert main(["--root", str(root), "import"]) == 0  # nothing read through the link
     assert db_rows(root, "SELECT hash FROM entries") == rows
+
+
+_MANY_IDS_UNDER_A_LOW_LIMIT = """
+import resource, sys
+from auki_session import FrameDef, Peer
+
+resource.setrlimit(resource.RLIMIT_NOFILE, (96, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
+peer = Peer("test-peer", "app").with_storage_root(sys.argv[1])
+with peer.transaction():
+    for index in range(300):
+        peer.register_frame(f"frame_{index}", FrameDef.ros_body())
+"""
+
+
+def test_a_transaction_of_more_ids_than_descriptors_writes_every_file(root: Path) -> None:
+    # The check holds a few directories open for the write, never one per id.
+    done = subprocess.run(
+        [sys.executable, "-c", _MANY_IDS_UNDER_A_LOW_LIMIT, str(root)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert len(list((root / "registries" / "frames" / PEER).glob("*/*.json"))) == 300
+    assert db_rows(root, "SELECT * FROM mirror_pending") == []

@@ -55,6 +55,7 @@ from .files import Directory, make_root
 from .runner import Runner
 
 __all__ = [
+    "HELD_MAX",
     "MIRROR_ENV",
     "SETTLE_EVERY",
     "Done",
@@ -163,6 +164,12 @@ def _unreadable(root: Path, target: Target, error: OSError) -> StoreError:
     )
 
 
+HELD_MAX = 32
+"""At most this many directories a transaction's check holds open for its write (the others
+are walked to again after the commit): a transaction of 20,000 ids must not run out of
+descriptors."""
+
+
 class Writes:
     """The registry files a transaction still has to write once it has committed, and the
     directories its check walked to (held open, so that each is walked once per transaction,
@@ -222,20 +229,24 @@ class Writes:
                 self._top = self._made = top
             for parts, group in groups.items():
                 current = group[0]
-                directory = self._directories.get(parts)
+                directory = self._directories.pop(parts, None)
                 if directory is None:
-                    directory = self._directories[parts] = top.walk(parts, create=True)
-                for target in group:
-                    current = target
-                    temp = temp_name(target.name, unique)
-                    directory.write_new(temp, target.data)
                     try:
-                        directory.rename(temp, target.name)
-                    except BaseException:
-                        with contextlib.suppress(OSError):
-                            directory.remove_file(temp)
-                        raise
-                directory.sync()
+                        directory = top.descend(parts)
+                    except FileNotFoundError:
+                        directory = top.walk(parts, create=True)
+                with directory:
+                    for target in group:
+                        current = target
+                        temp = temp_name(target.name, unique)
+                        directory.write_new(temp, target.data)
+                        try:
+                            directory.rename(temp, target.name)
+                        except BaseException:
+                            with contextlib.suppress(OSError):
+                                directory.remove_file(temp)
+                            raise
+                    directory.sync()
         except StoreError:
             raise
         except OSError as error:
@@ -317,17 +328,22 @@ def check_targets(top: RootDirectory, entries: Iterable[CanonicalEntry]) -> Writ
     if opened is None:
         return Writes(root, list(wanted.values()))  # a URL store's root not made yet
     writes = Writes(root, [], opened)
-    missing = writes.targets
-    walked: dict[tuple[str, ...], Directory | None] = {}
+    missing, held = writes.targets, writes._directories
     try:
         for target in wanted.values():
-            if target.parts in walked:
-                directory = walked[target.parts]
+            directory = held.get(target.parts)
+            if directory is not None:
+                found = _read(directory, root, target)
             else:
-                directory = walked[target.parts] = _directory(opened, root, target)
-                if directory is not None:
-                    writes._directories[target.parts] = directory
-            found = None if directory is None else _read(directory, root, target)
+                directory = _directory(opened, root, target)
+                if directory is None:
+                    found = None
+                elif len(held) < HELD_MAX:
+                    held[target.parts] = directory
+                    found = _read(directory, root, target)
+                else:
+                    with directory:
+                        found = _read(directory, root, target)
             if found is None:
                 missing.append(target)
             elif found != target.data:
