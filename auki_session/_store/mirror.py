@@ -178,19 +178,14 @@ class Writes:
 
     __slots__ = ("_directories", "_made", "_top", "root", "targets")
 
-    def __init__(
-        self,
-        root: Path,
-        targets: list[Target],
-        top: Directory | None = None,
-        directories: dict[tuple[str, ...], Directory] | None = None,
-    ) -> None:
+    def __init__(self, root: Path, targets: list[Target], top: Directory | None = None) -> None:
         self.root = root
         self.targets = targets
         self._top = top
         self._made: Directory | None = None
         """The root, opened by the write itself (made first if missing)."""
-        self._directories = directories or {}
+        self._directories: dict[tuple[str, ...], Directory] = {}
+        """Directories the check opened, by their names below the root."""
 
     def close(self) -> None:
         """Close the directories this opened (once)."""
