@@ -9,7 +9,9 @@ from __future__ import annotations
 import json
 import random
 import signal
+import sqlite3
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -19,6 +21,7 @@ from tests.workers.audit import (
     audit,
     committed_logs_have_manifests,
     manifests_on_disk,
+    mirror_out_of_step,
     pending_journals,
     read_acks,
     stray_files,
@@ -56,6 +59,7 @@ def test_a_writer_killed_at_random_points_loses_nothing_it_acknowledged(tmp_path
         reopen(root)
         assert pending_journals(root) == []
         assert stray_files(root) == []
+        assert mirror_out_of_step(root) == []
         figures = audit(root, read_acks(acks))
         assert len(manifests_on_disk(root)) == figures.logs == logs
     print(
@@ -115,3 +119,40 @@ def test_a_fragment_of_an_ack_left_by_a_killed_writer_is_not_read_as_an_ack(
     acks.write_text(json.dumps(whole) + "\n" + json.dumps(whole)[:20])  # killed mid-batch
     AckFile(str(acks))([{"type": "entry", "kind": "frame", "id": "b"}])
     assert [ack["id"] for ack in read_acks(acks)] == ["a", "b"]
+
+
+_KILLED_BETWEEN_COMMIT_AND_FILE = """
+import os, signal, sys
+from auki_session import FrameDef, Peer
+from auki_session._store import mirror
+
+peer = Peer("galbot", "app").with_storage_root(sys.argv[1])
+for index in range(int(sys.argv[2])):
+    peer.register_frame(f"frame_{index}", FrameDef.ros_body())
+# The next registration commits, then its writer dies before writing the file.
+mirror.Writes.write = lambda self: os.kill(os.getpid(), signal.SIGKILL)
+peer.register_frame("last", FrameDef.ros_body())
+"""
+
+
+def test_a_writer_killed_between_its_commit_and_its_file_is_repaired_on_the_next_open(
+    tmp_path: Path,
+) -> None:
+    # Ten registrations before (their pending rows not yet deleted in a batch), then one
+    # committed whose file is never written: the next open writes it and settles every row.
+    root = tmp_path / "store"
+    done = subprocess.run(
+        [sys.executable, "-c", _KILLED_BETWEEN_COMMIT_AND_FILE, str(root), "10"], check=False
+    )
+    assert done.returncode == -signal.SIGKILL
+    connection = sqlite3.connect(root / "auki_session.db")
+    try:
+        last = connection.execute("SELECT hash FROM entries WHERE entry_id = 'last'").fetchone()[0]
+        pending = {row[0] for row in connection.execute("SELECT hash FROM mirror_pending")}
+    finally:
+        connection.close()
+    assert last in pending and len(pending) == 11
+    assert not list(root.rglob(f"{last}.json"))
+    reopen(root)
+    assert mirror_out_of_step(root) == []
+    assert len(list((root / "registries").rglob("*.json"))) == 11

@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -230,6 +233,31 @@ def test_a_link_planted_in_the_registries_tree_refuses_the_registration(
         )
     assert snapshot(root) == before
     assert list(elsewhere.iterdir()) == []
+
+
+@pytest.mark.parametrize("depth", [1, 2, 3, 4])
+def test_a_link_at_any_depth_of_a_file_path_is_refused_though_it_leads_somewhere_valid(
+    root: Path, tmp_path: Path, depth: int
+) -> None:
+    # Behind the link is the whole tree, the file's directory included: a walk that followed
+    # the link would find everything it looks for there. The link comes after a first
+    # registration, once the store holds its root open.
+    peer = Peer(PEER, "app").with_storage_root(root)
+    peer.register_frame("mine", FrameDef.ros_body())
+    shutil.rmtree(root / "registries")
+    parts = ["registries", "sensors", PEER, "cam"]
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.joinpath(*parts).mkdir(parents=True)
+    link = root.joinpath(*parts[:depth])
+    link.parent.mkdir(parents=True, exist_ok=True)
+    link.symlink_to(elsewhere.joinpath(*parts[:depth]), target_is_directory=True)
+    before, outside = snapshot(root), sorted(elsewhere.rglob("*"))
+    with pytest.raises(StoreError, match=f"{link}: is a symbolic link"):
+        peer.register_sensor(
+            "cam", {"kind": "scalar", "type": "t", "unit": "C", "expected_rate_hz": 1}
+        )
+    assert snapshot(root) == before
+    assert sorted(elsewhere.rglob("*")) == outside
 
 
 def test_an_existing_file_with_other_bytes_is_refused_in_the_rust_wording(root: Path) -> None:
@@ -519,3 +547,28 @@ def test_a_registries_directory_that_is_a_link_is_reported_and_never_read(
     assert "is a symbolic link" in capsys.readouterr().out
     assert main(["--root", str(root), "import"]) == 0  # nothing read through the link
     assert db_rows(root, "SELECT hash FROM entries") == rows
+
+
+_MANY_IDS_UNDER_A_LOW_LIMIT = """
+import resource, sys
+from auki_session import FrameDef, Peer
+
+resource.setrlimit(resource.RLIMIT_NOFILE, (96, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
+peer = Peer("test-peer", "app").with_storage_root(sys.argv[1])
+with peer.transaction():
+    for index in range(300):
+        peer.register_frame(f"frame_{index}", FrameDef.ros_body())
+"""
+
+
+def test_a_transaction_of_more_ids_than_descriptors_writes_every_file(root: Path) -> None:
+    # The check holds a few directories open for the write, never one per id.
+    done = subprocess.run(
+        [sys.executable, "-c", _MANY_IDS_UNDER_A_LOW_LIMIT, str(root)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert len(list((root / "registries" / "frames" / PEER).glob("*/*.json"))) == 300
+    assert db_rows(root, "SELECT * FROM mirror_pending") == []

@@ -751,3 +751,29 @@ def test_no_journal_is_left_after_a_call_settles(tmp_path: Path, scenario: str) 
     peer, session, sensors = setup(root, "a", "A", "b")
     SCENARIOS[scenario](root, peer, session, sensors)
     assert journals(root) == []
+
+
+def test_descend_opens_what_walk_opens_and_refuses_what_walk_refuses(tmp_path: Path) -> None:
+    from auki_session._store.files import Directory, _openat2
+
+    if sys.platform == "linux":
+        assert _openat2() is not None  # the one-call path is the one tested here
+    (tmp_path / "a" / "b" / "c").mkdir(parents=True)
+    (tmp_path / "a" / "b" / "file").write_text("x")
+    (tmp_path / "a" / "link").symlink_to(tmp_path / "a" / "b", target_is_directory=True)
+    (tmp_path / "a" / "up").symlink_to(tmp_path, target_is_directory=True)
+    with Directory.open(tmp_path) as top:
+        with top.descend(["a", "b", "c"]) as found, top.walk(["a", "b", "c"]) as walked:
+            assert os.fstat(found.fd).st_ino == os.fstat(walked.fd).st_ino
+            assert found.path == tmp_path / "a" / "b" / "c"
+        for names in (["a", "missing", "c"], ["a", "b", "c", "missing"]):
+            with pytest.raises(FileNotFoundError):
+                top.descend(names)
+        for names, named in (
+            (["a", "link", "c"], "a/link"),
+            (["a", "link"], "a/link"),
+            (["a", "up", "a"], "a/up"),
+            (["a", "b", "file"], "a/b/file"),
+        ):
+            with pytest.raises(StoreError, match=f"{tmp_path / named}: is a symbolic link"):
+                top.descend(names)

@@ -2,7 +2,8 @@
 
 Below the root, every path is opened one name at a time relative to its parent directory's
 descriptor, with O_NOFOLLOW: nothing is written or removed through a symbolic link, and no race
-can swap a directory for a link between a check and a use. Every new file and directory is made
+can swap a directory for a link between a check and a use (`Directory.descend` does the same
+walk in one openat2 call where Linux has it). Every new file and directory is made
 durable in its parent (the parent is fsynced) before anything depends on it, and every removal
 is made durable before the record of it is dropped: on SD cards and ext4 without a journal,
 metadata is not ordered for us.
@@ -15,7 +16,8 @@ import errno
 import fcntl
 import os
 import stat
-from collections.abc import Iterator, Sequence
+import sys
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
 
@@ -139,9 +141,11 @@ class Directory:
 
     def walk(self, names: Sequence[str], *, create: bool = False) -> Directory:
         """The directory at `names` below this one (a new descriptor), each step as `child`."""
-        current = Directory(os.dup(self.fd), self._path, self._names)
+        if not names:
+            return Directory(os.dup(self.fd), self._path, self._names)
+        current = self.child(names[0], create=create)
         try:
-            for name in names:
+            for name in names[1:]:
                 following = current.child(name, create=create)
                 current.close()
                 current = following
@@ -149,6 +153,24 @@ class Directory:
             current.close()
             raise
         return current
+
+    def descend(self, names: Sequence[str]) -> Directory:
+        """`walk(names)` (no create) in one system call where the kernel itself refuses every
+        link on the way (Linux's openat2 with RESOLVE_NO_SYMLINKS | RESOLVE_BENEATH): for a
+        registry file's directory, four names deep, three openings and three closings fewer.
+        Anything but success or a missing name takes the walk, which gives the same result or
+        the same error (naming the link)."""
+        opener = _openat2()
+        path = "/".join(names)
+        if opener is None or not names or "\0" in path or any(n in _DOTS for n in names):
+            return self.walk(names)
+        try:
+            fd = opener(self.fd, os.fsencode(path))
+        except FileNotFoundError:
+            raise
+        except OSError:
+            return self.walk(names)
+        return Directory(fd, self._path, (*self._names, *names))
 
     def kind(self, name: str) -> int | None:
         """The file type bits of `name` here (a link is a link), or None when missing."""
@@ -250,6 +272,71 @@ class Directory:
     def names(self) -> Iterator[str]:
         """The names this directory holds."""
         yield from os.listdir(self.fd)
+
+
+_DOTS = ("", ".", "..")
+_OPENAT2_LOADED = False
+_openat2_fn: Callable[[int, bytes], int] | None = None
+
+
+def _openat2() -> Callable[[int, bytes], int] | None:
+    """openat2 opening a directory below a descriptor, never through a link nor out of it;
+    None where the system lacks it (loaded on first use: ctypes costs a cold start 10 ms)."""
+    global _OPENAT2_LOADED, _openat2_fn
+    if not _OPENAT2_LOADED:
+        _openat2_fn = _load_openat2()
+        _OPENAT2_LOADED = True
+    return _openat2_fn
+
+
+_SYS_OPENAT2 = 437  # the same number on every architecture Linux added it to after 5.1
+_RESOLVE_NO_SYMLINKS = 0x04
+_RESOLVE_BENEATH = 0x08
+_GONE = (errno.ENOSYS, errno.EPERM, errno.EINVAL, errno.E2BIG)
+"""openat2 missing (a kernel before 5.6) or filtered out (a container's seccomp profile)."""
+
+
+def _load_openat2() -> Callable[[int, bytes], int] | None:
+    if sys.platform != "linux" or os.uname().machine not in _OPENAT2_MACHINES:
+        return None
+    import ctypes
+
+    class OpenHow(ctypes.Structure):
+        _fields_ = [
+            ("flags", ctypes.c_uint64),
+            ("mode", ctypes.c_uint64),
+            ("resolve", ctypes.c_uint64),
+        ]
+
+    try:
+        syscall = ctypes.CDLL(None, use_errno=True).syscall
+    except (OSError, AttributeError):
+        return None
+    syscall.restype = ctypes.c_long
+    syscall.argtypes = [
+        ctypes.c_long,
+        ctypes.c_int,
+        ctypes.c_char_p,
+        ctypes.POINTER(OpenHow),
+        ctypes.c_size_t,
+    ]
+    how = OpenHow(_DIRECTORY, 0, _RESOLVE_NO_SYMLINKS | _RESOLVE_BENEATH)
+    size = ctypes.sizeof(how)
+
+    def openat2(dir_fd: int, path: bytes) -> int:
+        fd: int = syscall(_SYS_OPENAT2, dir_fd, path, ctypes.byref(how), size)
+        if fd >= 0:
+            return fd
+        code = ctypes.get_errno()
+        if code in _GONE:
+            global _openat2_fn
+            _openat2_fn = None  # the walk from now on
+        raise OSError(code, os.strerror(code))
+
+    return openat2
+
+
+_OPENAT2_MACHINES = ("x86_64", "aarch64", "armv7l", "armv8l", "riscv64", "ppc64le", "s390x")
 
 
 def make_root(root: Path) -> None:

@@ -12,8 +12,10 @@ The protocol (database first, files after, repaired on open):
    no file ever names a version a power cut could still take back).
 3. The files are written the Rust way: a temporary file beside it, fsync, rename, and one fsync
    of each directory; then the call returns.
-4. The store's next write transaction deletes the pending rows whose files are durable. A crash
-   between 2 and 3 leaves rows: the next open writes their files, then deletes them.
+4. A later write transaction of the store deletes the pending rows whose files are durable, in
+   batches of SETTLE_EVERY (closing the store deletes the rest). A crash between 2 and 3
+   leaves rows: the next open writes their files (and looks again at the few whose files a
+   batch had not yet settled), then deletes them.
 
 A rolled-back transaction never reached step 3, so it leaves no file. Writing the file after
 the commit costs nothing beyond the Rust SDK's own write (no journal, no extra fsync); the
@@ -24,11 +26,12 @@ process opens the store again.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -55,10 +58,14 @@ if TYPE_CHECKING:
     from .runner import Runner
 
 __all__ = [
+    "HELD_MAX",
     "MIRROR_ENV",
+    "SETTLE_EVERY",
     "Done",
     "Found",
+    "RootDirectory",
     "Target",
+    "Writes",
     "check_targets",
     "mirror_default",
     "read_found",
@@ -119,17 +126,24 @@ def _mismatch(root: Path, target: Target) -> StoreError:
 
 def _state(top: Directory, root: Path, target: Target) -> bytes | None:
     """The bytes of a target's file, or None when it (or a directory above it) is missing."""
+    directory = _directory(top, root, target)
+    if directory is None:
+        return None
+    with directory:
+        return _read(directory, root, target)
+
+
+def _directory(top: Directory, root: Path, target: Target) -> Directory | None:
+    """The target's directory, walked from the root without following a link; None when it
+    (or one above it) is missing."""
     try:
-        with top.walk(target.parts) as directory:
-            return directory.read_small(target.name, MAX_ENTRY_BYTES)
+        return top.descend(target.parts)
     except FileNotFoundError:
         return None
     except StoreError:
         raise
     except OSError as error:
-        raise StoreError(
-            f"{target.path(root)}: cannot read the registry file: {error.strerror or error}"
-        ) from error
+        raise _unreadable(root, target, error) from error
     except ValueError as error:  # a NUL in the peer or entry id
         raise StoreError(
             f"{target.path(root)!r}: an id with a NUL character cannot name a registry file "
@@ -137,54 +151,89 @@ def _state(top: Directory, root: Path, target: Target) -> bytes | None:
         ) from error
 
 
-def check_targets(root: Path, entries: Iterable[CanonicalEntry]) -> list[Target]:
-    """The files still to write for these versions (each once); a file already there with
-    other bytes, or anything but a directory or regular file on the way, is refused."""
-    wanted: dict[str, Target] = {}
-    for entry in entries:
-        if entry.hash not in wanted:
-            wanted[entry.hash] = Target.of(
-                entry.kind, entry.peer_id, entry.id, entry.hash, entry.canonical
-            )
-    if not wanted:
-        return []
+def _read(directory: Directory, root: Path, target: Target) -> bytes | None:
+    """The bytes of a target's file in its directory, or None when it is missing."""
     try:
-        top = Directory.open(root)
-    except FileNotFoundError:
-        return list(wanted.values())  # a URL store's root not made yet: every file is missing
+        return directory.read_small(target.name, MAX_ENTRY_BYTES)
+    except StoreError:
+        raise
     except OSError as error:
-        raise StoreError(f"{root}: cannot open the storage root: {error.strerror}") from error
-    missing: list[Target] = []
-    with top:
-        for target in wanted.values():
-            found = _state(top, root, target)
-            if found is None:
-                missing.append(target)
-            elif found != target.data:
-                raise _mismatch(root, target)
-    return missing
+        raise _unreadable(root, target, error) from error
 
 
-def write_targets(root: Path, targets: Sequence[Target]) -> None:
-    """Write each file the Rust way (temporary file, fsync, rename), then fsync each directory
-    once; directories made on the way are made durable in their parents."""
-    if not targets:
-        return
-    groups: dict[tuple[str, ...], list[Target]] = {}
-    for target in targets:
-        groups.setdefault(target.parts, []).append(target)
-    unique = f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
-    current = targets[0]
-    try:
+def _unreadable(root: Path, target: Target, error: OSError) -> StoreError:
+    return StoreError(
+        f"{target.path(root)}: cannot read the registry file: {error.strerror or error}"
+    )
+
+
+HELD_MAX = 32
+"""At most this many directories a transaction's check holds open for its write (the others
+are walked to again after the commit): a transaction of 20,000 ids must not run out of
+descriptors."""
+
+
+class Writes:
+    """The registry files a transaction still has to write once it has committed, and the
+    directories its check walked to (held open, so that each is walked once per transaction,
+    never through a link). Closed once written, or when the transaction rolls back; the root's
+    descriptor is the store's (see `RootDirectory`), not closed here."""
+
+    __slots__ = ("_directories", "_made", "_top", "root", "targets")
+
+    def __init__(self, root: Path, targets: list[Target], top: Directory | None = None) -> None:
+        self.root = root
+        self.targets = targets
+        self._top = top
+        self._made: Directory | None = None
+        """The root, opened by the write itself (made first if missing)."""
+        self._directories: dict[tuple[str, ...], Directory] = {}
+        """Directories the check opened, by their names below the root."""
+
+    def close(self) -> None:
+        """Close the directories this opened (once)."""
+        for directory in self._directories.values():
+            directory.close()
+        self._directories = {}
+        if self._made is not None:
+            self._made.close()
+            self._made = None
+
+    def write(self) -> None:
+        """Write each file the Rust way (temporary file, fsync, rename), then fsync each
+        directory once; directories made on the way are made durable in their parents."""
         try:
-            top = Directory.open(root)
-        except FileNotFoundError:  # a URL store's root, not made yet
-            make_root(root)
-            top = Directory.open(root)
-        with top:
+            self._write()
+        finally:
+            self.close()
+
+    def _write(self) -> None:
+        targets, root = self.targets, self.root
+        if not targets:
+            return
+        groups: dict[tuple[str, ...], list[Target]] = {}
+        for target in targets:
+            groups.setdefault(target.parts, []).append(target)
+        unique = _unique()
+        current = targets[0]
+        try:
+            top = self._top
+            if top is None:
+                try:
+                    top = Directory.open(root)
+                except FileNotFoundError:  # a URL store's root, not made yet
+                    make_root(root)
+                    top = Directory.open(root)
+                self._top = self._made = top
             for parts, group in groups.items():
                 current = group[0]
-                with top.walk(parts, create=True) as directory:
+                directory = self._directories.pop(parts, None)
+                if directory is None:
+                    try:
+                        directory = top.descend(parts)
+                    except FileNotFoundError:
+                        directory = top.walk(parts, create=True)
+                with directory:
                     for target in group:
                         current = target
                         temp = temp_name(target.name, unique)
@@ -196,17 +245,129 @@ def write_targets(root: Path, targets: Sequence[Target]) -> None:
                                 directory.remove_file(temp)
                             raise
                     directory.sync()
-    except StoreError:
+        except StoreError:
+            raise
+        except OSError as error:
+            raise StoreError(
+                f"{current.path(root)}: cannot write the registry file: {error.strerror or error}"
+            ) from error
+
+
+class RootDirectory:
+    """A store's storage root, opened once for the registry mirror (each transaction's files
+    are walked from it, never through a link below it) and closed with the store. Its path
+    may pass through its owner's links, as `Directory.open` allows. Thread-safe."""
+
+    __slots__ = ("_directory", "_lock", "path")
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._directory: Directory | None = None
+        self._lock = threading.Lock()
+
+    def get(self) -> Directory | None:
+        """The open root; None while it does not exist (a URL store's, before its first
+        file)."""
+        directory = self._directory
+        if directory is not None:
+            return directory
+        with self._lock:
+            if self._directory is None:
+                try:
+                    self._directory = Directory.open(self.path)
+                except FileNotFoundError:
+                    return None
+                except OSError as error:
+                    raise StoreError(
+                        f"{self.path}: cannot open the storage root: {error.strerror}"
+                    ) from error
+            return self._directory
+
+    def after_fork(self) -> None:
+        """In a forked child: the inherited descriptor stays valid; a lock held by another
+        thread of the parent at the fork would never be released."""
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        with self._lock:
+            if self._directory is not None:
+                self._directory.close()
+                self._directory = None
+
+
+_token: tuple[int, str] = (0, "")
+_counter = itertools.count()
+
+
+def _unique() -> str:
+    """A temporary file's unique part: this process's id (which `_stale` reads), a random
+    token drawn once per process, and a counter (a uuid per write cost 4 us)."""
+    global _token
+    pid = os.getpid()
+    if _token[0] != pid:  # first use, or a forked child
+        _token = (pid, uuid.uuid4().hex[:8])
+    return f"{pid}-{_token[1]}{next(_counter)}"
+
+
+def check_targets(top: RootDirectory, entries: Iterable[CanonicalEntry]) -> Writes:
+    """The files still to write for these versions (each once), with their directories held
+    open for the write; a file already there with other bytes, or anything but a directory
+    or regular file on the way, is refused."""
+    root = top.path
+    wanted: dict[str, Target] = {}
+    for entry in entries:
+        if entry.hash not in wanted:
+            wanted[entry.hash] = Target.of(
+                entry.kind, entry.peer_id, entry.id, entry.hash, entry.canonical
+            )
+    if not wanted:
+        return Writes(root, [])
+    opened = top.get()
+    if opened is None:
+        return Writes(root, list(wanted.values()))  # a URL store's root not made yet
+    writes = Writes(root, [], opened)
+    missing, held = writes.targets, writes._directories
+    try:
+        for target in wanted.values():
+            directory = held.get(target.parts)
+            if directory is not None:
+                found = _read(directory, root, target)
+            else:
+                directory = _directory(opened, root, target)
+                if directory is None:
+                    found = None
+                elif len(held) < HELD_MAX:
+                    held[target.parts] = directory
+                    found = _read(directory, root, target)
+                else:
+                    with directory:
+                        found = _read(directory, root, target)
+            if found is None:
+                missing.append(target)
+            elif found != target.data:
+                raise _mismatch(root, target)
+    except BaseException:
+        writes.close()
         raise
-    except OSError as error:
-        raise StoreError(
-            f"{current.path(root)}: cannot write the registry file: {error.strerror or error}"
-        ) from error
+    return writes
+
+
+def write_targets(root: Path, targets: list[Target]) -> None:
+    """Write these files (see Writes.write), each directory walked from the root."""
+    Writes(root, targets).write()
+
+
+SETTLE_EVERY = 64
+"""Pending rows of durable files are deleted in batches of this many (a write transaction
+deletes them once that many have gathered; closing the store deletes the rest): one statement
+per batch instead of one per transaction. A crash leaves at most this many rows per process
+whose files are already there, which the next open looks at again."""
 
 
 class Done:
-    """Hashes whose pending rows may go (their files are durable), per open store; the store's
-    next write transaction deletes them. Thread-safe."""
+    """Hashes whose pending rows may go (their files are durable), per open store; a write
+    transaction deletes them once SETTLE_EVERY have gathered, `Store.close` the rest.
+    Thread-safe."""
 
     __slots__ = ("_hashes", "_lock")
 
@@ -218,8 +379,11 @@ class Done:
         with self._lock:
             self._hashes.extend(hashes)
 
-    def take(self) -> list[str]:
+    def take(self, at_least: int = 0) -> list[str]:
+        """Every hash gathered, when there are `at_least` of them (else none)."""
         with self._lock:
+            if len(self._hashes) < max(at_least, 1):
+                return []
             taken, self._hashes = self._hashes, []
         return taken
 

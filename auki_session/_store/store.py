@@ -25,7 +25,7 @@ from . import migrate
 from . import statements as sql
 from .engines import for_writing, make_engine, make_server_engine
 from .files import Directory, make_root
-from .mirror import Done, repair, root_key
+from .mirror import Done, RootDirectory, repair, root_key
 from .plain import database_error, readonly_file
 from .reader import Location, Reader
 from .runner import Runner
@@ -59,7 +59,9 @@ class Store:
         self.engine = engine
         self.learnt = Learnt()
         self.mirror_done = Done()
-        """Registry files made durable whose pending rows the next write transaction deletes."""
+        """Registry files made durable whose pending rows a write transaction deletes."""
+        self.mirror_root = RootDirectory(root)
+        """The root, opened once for the registry mirror's files."""
         self.closed = False
         self.local = threading.local()
         """`transaction`: the Transaction this thread has open on the store, if any."""
@@ -154,6 +156,7 @@ class Store:
     def close(self) -> None:
         """Close every connection; the store cannot be used again (open it anew)."""
         self._settle_mirror()
+        self.mirror_root.close()
         self.closed = True
         for idle in self._idle.values():
             for connection in _drain(idle):
@@ -185,6 +188,7 @@ class Store:
                 connection.detach()
         self.engine.dispose(close=False)
         self.local = threading.local()
+        self.mirror_root.after_fork()
 
 
 def open_store(

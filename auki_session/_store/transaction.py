@@ -26,7 +26,7 @@ from ..errors import DuplicateLogError, StoreError, UnresolvedRefError
 from . import statements as sql
 from .engines import Durability, for_writing
 from .files import sync_file
-from .mirror import Target, check_targets, read_theirs, root_key, write_targets
+from .mirror import SETTLE_EVERY, Writes, check_targets, read_theirs, root_key
 from .runner import Runner
 
 if TYPE_CHECKING:
@@ -165,7 +165,7 @@ class Transaction:
         store, journal = self.store, self.journal or _NO_FILES
         raised = error
         committed = False
-        targets: list[Target] = []
+        writes: Writes | None = None
         try:
             try:
                 if error is None:
@@ -175,7 +175,7 @@ class Transaction:
                             f"({self.failed})"
                         ) from self.failed
                     self.flush()
-                    targets = self._mirror_before_commit()
+                    writes = self._mirror_before_commit()
             except BaseException as failure:
                 error = failure
             try:
@@ -210,7 +210,8 @@ class Transaction:
                 raise store.error("commit failed", failure) from failure
             committed = True
             store.learnt.merge(self.peers_added, self.refs_found)
-            if (journal.records or targets) and self.durability != "full" and store.url is None:
+            files = writes is not None and bool(writes.targets)
+            if (journal.records or files) and self.durability != "full" and store.url is None:
                 # The manifests are durable, so the rows naming them must be too before the
                 # journal goes: at synchronous=NORMAL the commit is not yet.
                 wal = store.location.path.with_name(DB_FILENAME + "-wal")
@@ -222,33 +223,42 @@ class Transaction:
                         f"{wal}: committed, but the commit cannot be made durable: "
                         f"{failure.strerror or failure}"
                     ) from failure
-            if targets:
+            if writes is not None and files:
                 try:
-                    write_targets(store.root, targets)
+                    writes.write()
                 except StoreError as failure:
                     raise StoreError(
                         f"committed, but {failure}; the next open of the store writes it"
                     ) from failure
-                store.mirror_done.add(target.hash for target in targets)
+                store.mirror_done.add(target.hash for target in writes.targets)
         finally:
+            if writes is not None:
+                writes.close()
             journal.finish()
             store.release(self.engine, self.connection, writing=True, clean=committed)
 
-    def _mirror_before_commit(self) -> list[Target]:
+    def _mirror_before_commit(self) -> Writes | None:
         """Delete the pending rows of files made durable since (by any transaction of this
-        store), check this transaction's registry files, and record those still to write (see
-        mirror.py); a file already there with other bytes refuses the transaction."""
+        store, once SETTLE_EVERY have gathered), check this transaction's registry files, and
+        record those still to write (see mirror.py); a file already there with other bytes
+        refuses the transaction."""
         store = self.store
         key = root_key(store.root, store.url)
-        self._done = done = store.mirror_done.take()
+        self._done = done = store.mirror_done.take(SETTLE_EVERY)
         if done:
             self.run.many(sql.DELETE_MIRROR_PENDING, [(key, entry_hash) for entry_hash in done])
         if not self._mirrored:
-            return []
-        targets = check_targets(store.root, self._mirrored)
-        if targets:
-            self.run.many(sql.INSERT_MIRROR_PENDING, [(key, target.hash) for target in targets])
-        return targets
+            return None
+        writes = check_targets(store.mirror_root, self._mirrored)
+        try:
+            if writes.targets:
+                self.run.many(
+                    sql.INSERT_MIRROR_PENDING, [(key, target.hash) for target in writes.targets]
+                )
+        except BaseException:
+            writes.close()
+            raise
+        return writes
 
     # --- what a registration does -------------------------------------------------------------
 

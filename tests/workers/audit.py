@@ -142,3 +142,25 @@ def committed_logs_have_manifests(root: Path) -> int:
     missing = [row for row in rows if not manifest_path(root, *row).is_file()]
     assert missing == [], f"committed logs without a manifest: {missing}"
     return len(rows)
+
+
+def mirror_out_of_step(root: Path) -> list[str]:
+    """What differs between the registry mirror and the database once the store has been
+    reopened after a crash: every version has its file with its canonical bytes, no file
+    names a version the database lacks, no temporary file and no pending row is left."""
+    connection = sqlite3.connect(f"file:{root / DB}?mode=ro", uri=True, timeout=30)
+    try:
+        versions = dict(connection.execute("SELECT hash, canonical_json FROM entries"))
+        pending = connection.execute("SELECT count(*) FROM mirror_pending").fetchone()[0]
+    finally:
+        connection.close()
+    files = {path.stem: path for path in (root / "registries").rglob("*.json")}
+    problems = [f"no file for {h}" for h in sorted(versions.keys() - files.keys())]
+    problems += [f"file for no version: {files[h]}" for h in sorted(files.keys() - versions)]
+    problems += [
+        f"other bytes: {files[h]}"
+        for h in sorted(versions.keys() & files.keys())
+        if files[h].read_bytes() != versions[h].encode("utf-8")
+    ]
+    problems += [f"temporary file left: {p}" for p in (root / "registries").rglob(".*.tmp")]
+    return problems + ([f"{pending} pending row(s) left"] if pending else [])
