@@ -203,3 +203,14 @@ def make_robot(root: Path, peer_id: str, frames: int = 3) -> Peer:
 def fleet_url(tmp_path: Path, database_url: str | None) -> str:
     """The fleet database: a SQLite file, or a fresh PostgreSQL schema."""
     return database_url or f"sqlite:///{tmp_path / 'fleet.db'}"
+
+
+@pytest.fixture
+def demo(tmp_path: Path) -> Path:
+    """A storage root holding the demo robot (what `auki-session demo` registers)."""
+    from auki_session._cli.demo import register_demo_robot
+
+    root = tmp_path / "demo"
+    register_demo_robot(str(root))
+    end_process()
+    return root

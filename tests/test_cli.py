@@ -24,7 +24,7 @@ from auki_session import (
     content_hash,
 )
 from auki_session._cli import main
-from auki_session._cli.demo import demo_wallet, register_demo_robot
+from auki_session._cli.demo import demo_wallet
 from auki_session._store import migrate
 from tests.conftest import camera_body, end_process
 
@@ -92,14 +92,6 @@ def api(tmp_path: Path) -> ApiStore:
 def demo_peer_id(root: Path) -> str:
     """The demo robot's peer id: its wallet's peer/v1 child's."""
     return demo_wallet(str(root)).derive_child("peer/v1").peer_id
-
-
-@pytest.fixture
-def demo(tmp_path: Path) -> Path:
-    root = tmp_path / "demo"
-    register_demo_robot(str(root))
-    end_process()
-    return root
 
 
 def assert_one_line_error(run: Run, *fragments: str) -> None:

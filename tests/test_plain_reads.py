@@ -16,11 +16,9 @@ from typing import Any
 import pytest
 
 from auki_session._cli import main
-from auki_session._cli.demo import register_demo_robot
 from auki_session._store import make_catalog
 from auki_session._store.catalog import SQL
 from auki_session._store.urls import describe_url, server_arguments, sqlite_file
-from tests.conftest import end_process
 
 _PROBE = """
 import json, sys
@@ -29,14 +27,6 @@ codes = [main(json.loads(argv)) for argv in sys.argv[1:]]
 heavy = sorted(m for m in sys.modules if m.split(".")[0] in ("sqlalchemy", "alembic"))
 print(json.dumps({"codes": codes, "heavy": heavy}), file=sys.stderr)
 """
-
-
-@pytest.fixture
-def demo(tmp_path: Path) -> Path:
-    root = tmp_path / "demo"
-    register_demo_robot(str(root))
-    end_process()
-    return root
 
 
 def _reads(where: list[str], root: Path) -> list[list[str]]:

@@ -25,13 +25,16 @@ from .statements import Statement
 __all__ = [
     "BUSY_TIMEOUT_MS",
     "PlainRunner",
+    "Rows",
     "Run",
     "connect_raw",
     "connect_server",
     "database_error",
     "database_reason",
+    "fetched",
     "in_use",
     "readonly_file",
+    "stream_cursor",
 ]
 
 BUSY_TIMEOUT_MS = 60_000
@@ -56,7 +59,39 @@ class Run(Protocol):
     def close(self) -> None: ...
 
 
-class PlainRunner:
+class Rows:
+    """`one` and `all`, for a runner that has `execute` (both runners)."""
+
+    __slots__ = ()
+
+    def execute(self, statement: Statement, values: Sequence[Any] = ()) -> Any:
+        raise NotImplementedError
+
+    def one(self, statement: Statement, values: Sequence[Any] = ()) -> Any:
+        """The first row of a query, or None."""
+        return self.execute(statement, values).fetchone()
+
+    def all(self, statement: Statement, values: Sequence[Any] = ()) -> list[Any]:
+        """Every row of a query."""
+        rows: list[Any] = self.execute(statement, values).fetchall()
+        return rows
+
+
+def stream_cursor(dbapi_connection: Any, dialect_name: str, number: int) -> Any:
+    """A cursor for a stream of rows: on PostgreSQL a server-side one (named after `number`,
+    unique on the connection), as psycopg's ordinary cursor holds the whole result."""
+    if dialect_name == "postgresql":
+        return dbapi_connection.cursor(name=f"auki_stream_{number}")
+    return dbapi_connection.cursor()
+
+
+def fetched(cursor: Any) -> Iterator[Any]:
+    """A stream's rows, a batch at a time."""
+    while rows := cursor.fetchmany(_FETCH):
+        yield from rows
+
+
+class PlainRunner(Rows):
     """Runs the catalog's compiled statements on a DB-API connection (`sqlite3` or psycopg),
     inside whatever transaction it holds. Database errors are the driver's own."""
 
@@ -84,28 +119,15 @@ class PlainRunner:
         self._cursor.execute(text, arguments)
         return self._cursor
 
-    def one(self, statement: Statement, values: Sequence[Any] = ()) -> Any:
-        """The first row of a query, or None."""
-        return self.execute(statement, values).fetchone()
-
-    def all(self, statement: Statement, values: Sequence[Any] = ()) -> list[Any]:
-        """Every row of a query."""
-        rows: list[Any] = self.execute(statement, values).fetchall()
-        return rows
-
     def stream(self, statement: Statement, values: Sequence[Any] = ()) -> Iterator[Any]:
         """The rows of a query, fetched as they are consumed, on a cursor of their own (on
         PostgreSQL a server-side one: psycopg's ordinary cursor holds the whole result)."""
         text, arguments = self._prepared(statement, values)
-        if self.dialect_name == "postgresql":
-            self._streams += 1
-            cursor = self.dbapi_connection.cursor(name=f"auki_stream_{self._streams}")
-        else:
-            cursor = self.dbapi_connection.cursor()
+        self._streams += 1
+        cursor = stream_cursor(self.dbapi_connection, self.dialect_name, self._streams)
         try:
             cursor.execute(text, arguments)
-            while rows := cursor.fetchmany(_FETCH):
-                yield from rows
+            yield from fetched(cursor)
         finally:
             cursor.close()
 

@@ -20,6 +20,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ClauseElement
 
+from .plain import Rows, fetched, stream_cursor
 from .statements import Statement
 
 __all__ = ["Runner"]
@@ -102,7 +103,7 @@ def compile_into(
     return found
 
 
-class Runner:
+class Runner(Rows):
     """Runs prepared statements on the DB-API connection of a SQLAlchemy connection, inside
     whatever transaction that connection holds."""
 
@@ -171,15 +172,6 @@ class Runner:
                 prepared.sql, arguments, error, self.dialect.loaded_dbapi.Error
             ) from error
 
-    def one(self, statement: Statement, values: Sequence[Any] = ()) -> Any:
-        """The first row of a query, or None."""
-        return self.execute(statement, values).fetchone()
-
-    def all(self, statement: Statement, values: Sequence[Any] = ()) -> list[Any]:
-        """Every row of a query."""
-        rows: list[Any] = self.execute(statement, values).fetchall()
-        return rows
-
     def stream(self, statement: Statement, values: Sequence[Any] = ()) -> Iterator[Any]:
         """The rows of a query, fetched as they are consumed (on a cursor of their own, so
         other statements may run meanwhile)."""
@@ -191,17 +183,12 @@ class Runner:
             options = {"stream_results": True, "yield_per": 2000}
             yield from self.connection.execute(prepared.core, params, execution_options=options)
             return
-        if self.dialect.name == "postgresql":
-            # A server-side cursor: psycopg's ordinary cursor holds the whole result in memory.
-            self._streams += 1
-            cursor = self.dbapi_connection.cursor(name=f"auki_stream_{self._streams}")
-        else:
-            cursor = self.dbapi_connection.cursor()
+        self._streams += 1
+        cursor = stream_cursor(self.dbapi_connection, self.dialect_name, self._streams)
         arguments = prepared.arguments(values)
         try:
             cursor.execute(prepared.sql, arguments)
-            while rows := cursor.fetchmany(2000):
-                yield from rows
+            yield from fetched(cursor)
         except self.dialect.loaded_dbapi.Error as error:
             raise DBAPIError.instance(
                 prepared.sql, arguments, error, self.dialect.loaded_dbapi.Error
