@@ -31,10 +31,8 @@ __all__ = [
     "connect_server",
     "database_error",
     "database_reason",
-    "fetched",
     "in_use",
     "readonly_file",
-    "stream_cursor",
 ]
 
 BUSY_TIMEOUT_MS = 60_000
@@ -60,9 +58,20 @@ class Run(Protocol):
 
 
 class Rows:
-    """`one` and `all`, for a runner that has `execute` (both runners)."""
+    """What both runners do alike on their DB-API connection: `one` and `all` over `execute`,
+    streams, closing the cursor."""
 
-    __slots__ = ()
+    __slots__ = ("_cursor", "_streams", "dbapi_connection", "dialect_name", "errors")
+
+    def __init__(
+        self, dbapi_connection: Any, dialect_name: str, errors: tuple[type[Exception], ...]
+    ) -> None:
+        self.dbapi_connection = dbapi_connection
+        self.dialect_name = dialect_name
+        self.errors = errors
+        """What a database error raises (see `database_reason`)."""
+        self._cursor: Any = None
+        self._streams = 0
 
     def execute(self, statement: Statement, values: Sequence[Any] = ()) -> Any:
         raise NotImplementedError
@@ -76,34 +85,37 @@ class Rows:
         rows: list[Any] = self.execute(statement, values).fetchall()
         return rows
 
+    def _streamed(self, text: str, arguments: Any) -> Iterator[Any]:
+        """The rows of SQL text, fetched as they are consumed, on a cursor of their own (on
+        PostgreSQL a server-side one: psycopg's ordinary cursor holds the whole result)."""
+        self._streams += 1
+        if self.dialect_name == "postgresql":
+            cursor = self.dbapi_connection.cursor(name=f"auki_stream_{self._streams}")
+        else:
+            cursor = self.dbapi_connection.cursor()
+        try:
+            cursor.execute(text, arguments)
+            while rows := cursor.fetchmany(_FETCH):
+                yield from rows
+        finally:
+            cursor.close()
 
-def stream_cursor(dbapi_connection: Any, dialect_name: str, number: int) -> Any:
-    """A cursor for a stream of rows: on PostgreSQL a server-side one (named after `number`,
-    unique on the connection), as psycopg's ordinary cursor holds the whole result."""
-    if dialect_name == "postgresql":
-        return dbapi_connection.cursor(name=f"auki_stream_{number}")
-    return dbapi_connection.cursor()
-
-
-def fetched(cursor: Any) -> Iterator[Any]:
-    """A stream's rows, a batch at a time."""
-    while rows := cursor.fetchmany(_FETCH):
-        yield from rows
+    def close(self) -> None:
+        """Close the cursor (the connection stays open)."""
+        if self._cursor is not None:
+            self._cursor.close()
+            self._cursor = None
 
 
 class PlainRunner(Rows):
     """Runs the catalog's compiled statements on a DB-API connection (`sqlite3` or psycopg),
     inside whatever transaction it holds. Database errors are the driver's own."""
 
-    __slots__ = ("_cursor", "_sql", "_streams", "dbapi_connection", "dialect_name", "errors")
+    __slots__ = ("_sql",)
 
     def __init__(self, dbapi_connection: Any, dialect_name: str, error: type[Exception]) -> None:
-        self.dbapi_connection = dbapi_connection
-        self.dialect_name = dialect_name
-        self.errors: tuple[type[Exception], ...] = (error,)
+        super().__init__(dbapi_connection, dialect_name, (error,))
         self._sql = SQL[dialect_name]
-        self._cursor: Any = None
-        self._streams = 0
 
     def _prepared(self, statement: Statement, values: Sequence[Any]) -> tuple[str, Any]:
         text, order = self._sql[statement.name]
@@ -120,22 +132,8 @@ class PlainRunner(Rows):
         return self._cursor
 
     def stream(self, statement: Statement, values: Sequence[Any] = ()) -> Iterator[Any]:
-        """The rows of a query, fetched as they are consumed, on a cursor of their own (on
-        PostgreSQL a server-side one: psycopg's ordinary cursor holds the whole result)."""
-        text, arguments = self._prepared(statement, values)
-        self._streams += 1
-        cursor = stream_cursor(self.dbapi_connection, self.dialect_name, self._streams)
-        try:
-            cursor.execute(text, arguments)
-            yield from fetched(cursor)
-        finally:
-            cursor.close()
-
-    def close(self) -> None:
-        """Close the cursor (the connection stays open)."""
-        if self._cursor is not None:
-            self._cursor.close()
-            self._cursor = None
+        """The rows of a query, fetched as they are consumed (see `Rows._streamed`)."""
+        return self._streamed(*self._prepared(statement, values))
 
 
 def database_reason(error: BaseException) -> str:

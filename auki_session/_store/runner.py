@@ -20,7 +20,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ClauseElement
 
-from .plain import Rows, fetched, stream_cursor
+from .plain import Rows
 from .statements import Statement
 
 __all__ = ["Runner"]
@@ -107,26 +107,15 @@ class Runner(Rows):
     """Runs prepared statements on the DB-API connection of a SQLAlchemy connection, inside
     whatever transaction that connection holds."""
 
-    __slots__ = (
-        "_compiled",
-        "_cursor",
-        "_streams",
-        "connection",
-        "dbapi_connection",
-        "dialect",
-        "dialect_name",
-        "errors",
-    )
+    __slots__ = ("_compiled", "connection", "dialect")
 
     def __init__(self, connection: Connection) -> None:
+        super().__init__(
+            connection.connection.dbapi_connection, connection.dialect.name, (DBAPIError,)
+        )
         self.connection = connection
         self.dialect = connection.dialect
-        self.dialect_name: str = self.dialect.name
-        self.errors: tuple[type[Exception], ...] = (DBAPIError,)
-        self.dbapi_connection: Any = connection.connection.dbapi_connection
-        self._streams = 0
         self._compiled = compiled_for(self.dialect)
-        self._cursor: Any = None
 
     def execute(self, statement: Statement, values: Sequence[Any] = ()) -> Any:
         """Execute; returns something with DB-API `fetchone()` / `fetchall()`. Database errors
@@ -183,21 +172,10 @@ class Runner(Rows):
             options = {"stream_results": True, "yield_per": 2000}
             yield from self.connection.execute(prepared.core, params, execution_options=options)
             return
-        self._streams += 1
-        cursor = stream_cursor(self.dbapi_connection, self.dialect_name, self._streams)
         arguments = prepared.arguments(values)
         try:
-            cursor.execute(prepared.sql, arguments)
-            yield from fetched(cursor)
+            yield from self._streamed(prepared.sql, arguments)
         except self.dialect.loaded_dbapi.Error as error:
             raise DBAPIError.instance(
                 prepared.sql, arguments, error, self.dialect.loaded_dbapi.Error
             ) from error
-        finally:
-            cursor.close()
-
-    def close(self) -> None:
-        """Close the cursor (the connection stays open)."""
-        if self._cursor is not None:
-            self._cursor.close()
-            self._cursor = None

@@ -4,6 +4,7 @@ nothing and, for SQLite files and PostgreSQL URLs, without SQLAlchemy (see plain
 from __future__ import annotations
 
 import contextlib
+import functools
 import sqlite3
 import time
 from collections.abc import Callable
@@ -102,37 +103,42 @@ def _read_file_once(
     snapshot: bool,
 ) -> _T:
     immutable = readonly_file(path, root, snapshot=snapshot)
-    try:
-        connection = connect_raw(path, readonly=True, immutable=immutable)
-    except sqlite3.Error as error:
-        raise database_error(location.where, "cannot open the store", error) from error
-    try:
-        return _read(location, connection, "sqlite", read, sqlite3.Error)
-    finally:
-        connection.close()
+    connect = functools.partial(connect_raw, path, readonly=True, immutable=immutable)
+    return _read(location, connect, "sqlite", read, sqlite3.Error)
 
 
 def _read_server(location: Location, arguments: dict[str, Any], read: Callable[[Reader], _T]) -> _T:
     import psycopg
 
+    connect = functools.partial(connect_server, arguments)
+    return _read(location, connect, "postgresql", read, psycopg.Error)
+
+
+def _read(
+    location: Location,
+    connect: Callable[[], Any],
+    dialect_name: str,
+    read: Callable[[Reader], _T],
+    errors: type[Exception],
+) -> _T:
+    """Connect, check the schema, then `read`, in one transaction that is rolled back."""
     try:
-        connection = connect_server(arguments)
-    except psycopg.Error as error:
+        connection = connect()
+    except errors as error:
         raise database_error(location.where, "cannot open the store", error) from error
     try:
-        return _read(location, connection, "postgresql", read, psycopg.Error)
+        return _checked_read(location, connection, dialect_name, read, errors)
     finally:
         connection.close()
 
 
-def _read(
+def _checked_read(
     location: Location,
     connection: Any,
     dialect_name: str,
     read: Callable[[Reader], _T],
     errors: type[Exception],
 ) -> _T:
-    """Check the schema, then `read`, in one transaction that is rolled back."""
     run = PlainRunner(connection, dialect_name, errors)
     doing = "cannot open the store"
     try:
